@@ -1,0 +1,84 @@
+#include "core/backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+
+namespace astensor {
+
+// Implemented by the device backends (impl/cuda, impl/sim); each returns a backend that
+// reports itself unavailable when it is not built or finds no device.
+Backend& cuda_backend();
+Backend& sim_backend();
+
+namespace {
+
+/// Host memory: 64-byte aligned so vector loops start aligned.
+class CpuBackend final : public Backend {
+ public:
+  DeviceType type() const override { return DeviceType::CPU; }
+  int device_count() override { return 1; }
+  std::string unavailable_reason() override { return ""; }
+  int current_device() override { return -1; }
+  void* allocate(int, std::size_t nbytes) override {
+    std::size_t rounded = (nbytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void* p = std::aligned_alloc(64, rounded);
+    ASTENSOR_CHECK(p != nullptr, "[cpu] out of memory allocating ", nbytes, " bytes");
+    return p;
+  }
+  void deallocate(int, void* ptr) noexcept override { std::free(ptr); }
+  void copy_sync(void* dst, Device, const void* src, Device, std::size_t nbytes) override {
+    if (nbytes) std::memcpy(dst, src, nbytes);
+  }
+};
+
+}  // namespace
+
+Backend& backend(DeviceType type) {
+  static CpuBackend cpu;
+  switch (type) {
+    case DeviceType::CPU: return cpu;
+    case DeviceType::CUDA: return cuda_backend();
+    case DeviceType::Sim: return sim_backend();
+  }
+  return cpu;
+}
+
+Device resolve_device(Device d) {
+  if (d.is_cpu()) return d;
+  Backend& be = backend(d.type);
+  const int count = be.device_count();
+  ASTENSOR_CHECK(count > 0, "[device] ", d.str(), " is not available: ", be.unavailable_reason());
+  int index = d.has_index() ? d.index : be.current_device();
+  ASTENSOR_CHECK(index < count, "[device] ", d.str(), " is not available: found ", count, " ",
+                 device_type_name(d.type), " device", count == 1 ? "" : "s", " (valid indices 0..",
+                 count - 1, ")");
+  return Device(d.type, index);
+}
+
+void copy_bytes_sync(void* dst, Device dst_device, const void* src, Device src_device,
+                     std::size_t nbytes) {
+  if (nbytes == 0) return;
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    std::memcpy(dst, src, nbytes);
+  } else if (src_device.is_cpu() || dst_device.is_cpu() || src_device.type == dst_device.type) {
+    DeviceType t = src_device.is_cpu() ? dst_device.type : src_device.type;
+    backend(t).copy_sync(dst, dst_device, src, src_device, nbytes);
+  } else {
+    // Two different accelerator kinds: stage through the host.
+    void* tmp = backend(DeviceType::CPU).allocate(-1, nbytes);
+    try {
+      copy_bytes_sync(tmp, Device::cpu(), src, src_device, nbytes);
+      copy_bytes_sync(dst, dst_device, tmp, Device::cpu(), nbytes);
+    } catch (...) {
+      backend(DeviceType::CPU).deallocate(-1, tmp);
+      throw;
+    }
+    backend(DeviceType::CPU).deallocate(-1, tmp);
+  }
+}
+
+}  // namespace astensor
