@@ -17,15 +17,13 @@ struct nvtx_domain {
 
 #define ASTENSOR_RANGE_CAT2(a, b) a##b
 #define ASTENSOR_RANGE_CAT(a, b) ASTENSOR_RANGE_CAT2(a, b)
-/// A scoped range; `msg` must be a string literal (registered once per call site).
-#define ASTENSOR_RANGE(msg)                                                                 \
-  struct ASTENSOR_RANGE_CAT(astensor_range_msg_, __LINE__) {                               \
-    static constexpr char const* message{msg};                                             \
-  };                                                                                       \
-  ::nvtx3::v1::scoped_range_in<::astensor::nvtx_domain> ASTENSOR_RANGE_CAT(astensor_range_, \
-                                                                           __LINE__) {     \
-    ::nvtx3::v1::registered_string_in<::astensor::nvtx_domain>::get<                       \
-        ASTENSOR_RANGE_CAT(astensor_range_msg_, __LINE__)>()                               \
+/// A scoped range; `msg` is registered once per call site (a function-local static).
+#define ASTENSOR_RANGE(msg)                                                                   \
+  static const ::nvtx3::v1::registered_string_in<::astensor::nvtx_domain> ASTENSOR_RANGE_CAT( \
+      astensor_range_str_, __LINE__){msg};                                                    \
+  const ::nvtx3::v1::scoped_range_in<::astensor::nvtx_domain> ASTENSOR_RANGE_CAT(             \
+      astensor_range_, __LINE__) {                                                            \
+    ASTENSOR_RANGE_CAT(astensor_range_str_, __LINE__)                                         \
   }
 #else
 #define ASTENSOR_RANGE(msg) \
