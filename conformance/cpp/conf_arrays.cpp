@@ -88,6 +88,9 @@ TYPED_TEST(ArrayRules, Arr1OffsetBroadcastZeroDimAndEmptyViewsAreShared) {
     expect_shared(t, c.v);
     EXPECT_EQ(t.strides(), c.want_strides);
   }
+  // Zero-size views are shared whatever their strides (no element is ever addressed).
+  ArrayView odd = make_view(base, DType::float64, Dims{0, 3}, Dims{5, 7});
+  expect_shared(this->as(odd), odd);
   // A zero-size view may come without any memory at all.
   Tensor e = this->as(make_view(nullptr, DType::int32, Dims{0}, Dims{4}));
   EXPECT_EQ(e.shape(), (Dims{0}));

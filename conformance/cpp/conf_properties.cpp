@@ -5,7 +5,8 @@
 //     layout (TEN-2, ARR-4, ARR-5, ARR-11, COPY-1);
 //   - cast values equal the independent oracle (DT-3);
 //   - inferred dtypes equal the promotion fold over the leaves, values follow (SEQ-3, SEQ-4);
-//   - ragged nests always raise ValueError naming the right dim and path (SEQ-2).
+//   - ragged nests always raise ValueError naming the right dim and path (SEQ-2);
+//   - every other implementation gives exactly the reference's result or error (XFER-3).
 // A failure prints the minimal case and the seed; replay with
 //   RC_PARAMS="seed=<seed>" ./property_cpu --gtest_filter=<test>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "conf_util.h"
+#include "core/autograd.h"
 #include "core/nested.h"
 #include "impls.h"
 
@@ -410,6 +412,107 @@ TYPED_TEST(Properties, RaggedNestsRaiseNamingTheDim) {  // SEQ-2, SEQ-6
     RC_ASSERT(msg.find(path_text(at)) != std::string::npos);
     RC_ASSERT(live_allocations() == live);
   });
+}
+
+
+// ---- XFER-3 -----------------------------------------------------------------------------
+
+/// What one as_tensor call gave: a tensor, or an error (kind and message).
+struct Outcome {
+  Tensor t;
+  bool failed = false;
+  ErrorKind kind = ErrorKind::Runtime;
+  std::string message;
+};
+template <class F>
+Outcome outcome(F&& f) {
+  Outcome o;
+  try {
+    o.t = f();
+  } catch (const Error& e) {
+    o.failed = true;
+    o.kind = e.kind();
+    o.message = e.what();
+  }
+  return o;
+}
+
+/// XFER-3: values bit for bit, dtype, shape, strides, device, sharing, read-only, autograd;
+/// errors of the same kind with the same message.
+void assert_identical(const Outcome& got, const Outcome& want, const Source& src,
+                      std::pair<uintptr_t, uintptr_t> src_memory) {
+  RC_ASSERT(got.failed == want.failed);
+  if (want.failed) {
+    RC_ASSERT(got.kind == want.kind);
+    RC_ASSERT(got.message == want.message);
+    return;
+  }
+  const Tensor &a = got.t, &b = want.t;
+  RC_ASSERT(a.dtype() == b.dtype());
+  RC_ASSERT(a.shape() == b.shape());
+  RC_ASSERT(a.strides() == b.strides());
+  RC_ASSERT(a.device() == b.device());
+  RC_ASSERT(a.is_read_only() == b.is_read_only());
+  RC_ASSERT(a.requires_grad() == b.requires_grad());
+  RC_ASSERT(a.is_leaf() == b.is_leaf());
+  RC_ASSERT((a.grad_fn() == nullptr) == (b.grad_fn() == nullptr));
+  if (a.grad_fn()) RC_ASSERT(std::string(a.grad_fn()->name()) == b.grad_fn()->name());
+  if (const Tensor* t = std::get_if<Tensor>(&src)) RC_ASSERT(a.is_same(*t) == b.is_same(*t));
+  if (const ArrayView* v = std::get_if<ArrayView>(&src))
+    RC_ASSERT((a.data_ptr() == v->data) == (b.data_ptr() == v->data));
+  RC_ASSERT(ranges_overlap(byte_range(a), src_memory) == ranges_overlap(byte_range(b), src_memory));
+  for (int64_t i = 0; i < b.numel(); ++i) RC_ASSERT(element_bytes(a, i) == element_bytes(b, i));
+}
+
+Options gen_options(DType own) {
+  Options o;
+  if (*rc::gen::inRange(0, 3) == 0) o.dtype = *rc::gen::arbitrary<bool>() ? own : gen_dtype();
+  const int c = *rc::gen::inRange(0, 4);
+  if (c == 1) o.copy = true;
+  if (c == 2) o.copy = false;
+  return o;
+}
+
+TYPED_TEST(Properties, ResultsAreIdenticalToTheReference) {  // XFER-3
+  using Impl = TypeParam;
+  if constexpr (std::is_same_v<Impl, ReferenceImpl>) {
+    GTEST_SKIP() << "the reference is the baseline XFER-3 compares with; this property runs "
+                    "for every other implementation in impls.h";
+  } else {
+    check_property([] {
+      const int kind = *rc::gen::inRange(0, 3);
+      if (kind == 0) {  // an array, any layout and byte order
+        const DType dtype = gen_dtype();
+        RandomArray a = gen_array(dtype, true);
+        a.view.byteswapped = itemsize(dtype) > 1 && *rc::gen::inRange(0, 4) == 0;
+        a.view.read_only = *rc::gen::arbitrary<bool>();
+        const Options o = gen_options(dtype);
+        Source src = a.view;
+        assert_identical(outcome([&] { return Impl::as_tensor(src, o); }),
+                         outcome([&] { return ReferenceImpl::as_tensor(src, o); }), src,
+                         buffer_range(a));
+      } else if (kind == 1) {  // a tensor, any layout and autograd state
+        const DType dtype = gen_dtype();
+        RandomArray a = gen_array(dtype, false);
+        Tensor t = ReferenceImpl::as_tensor(a.view);
+        if (is_differentiable(dtype) && *rc::gen::arbitrary<bool>()) t.set_requires_grad(true);
+        const Options o = gen_options(dtype);
+        Source src = t;
+        assert_identical(outcome([&] { return Impl::as_tensor(src, o); }),
+                         outcome([&] { return ReferenceImpl::as_tensor(src, o); }), src,
+                         buffer_range(a));
+      } else {  // nested data, including blocks and values that overflow the dtype asked for
+        set_default_dtype(*rc::gen::element(DType::float16, DType::bfloat16, DType::float32, DType::float64));
+        LeafGen g;
+        Nested n = g.build(gen_shape(0, 3, 3), 0);
+        const Options o = gen_options(DType::float32);
+        NestedReader r1(n), r2(n);
+        Source s1 = SequenceSource{&r1}, s2 = SequenceSource{&r2};
+        assert_identical(outcome([&] { return Impl::as_tensor(s1, o); }),
+                         outcome([&] { return ReferenceImpl::as_tensor(s2, o); }), s2, {0, 0});
+      }
+    });
+  }
 }
 
 }  // namespace
