@@ -17,7 +17,7 @@ class ArrayRules : public ::testing::Test {
  protected:
   static Tensor as(const Source& s, const Options& o = {}) { return Impl::as_tensor(s, o); }
 };
-TYPED_TEST_SUITE(ArrayRules, Implementations, ImplNames);
+TYPED_TEST_SUITE(ArrayRules, Implementations);
 
 /// Fills n elements of `dtype` at p with distinct small values (1, 2, ...), exactly.
 void fill_iota(unsigned char* p, DType dtype, int64_t n, int64_t stride_bytes = 0) {

@@ -18,7 +18,7 @@ class CastRules : public ::testing::Test {
  protected:
   static Tensor as(const Source& s, const Options& o = {}) { return Impl::as_tensor(s, o); }
 };
-TYPED_TEST_SUITE(CastRules, Implementations, ImplNames);
+TYPED_TEST_SUITE(CastRules, Implementations);
 
 OValue int_value(__int128 i) {
   OValue v;

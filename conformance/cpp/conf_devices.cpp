@@ -48,7 +48,7 @@ class DeviceRules : public ::testing::Test {
   static Tensor as(const Source& s, const Options& o = {}) { return Impl::as_tensor(s, o); }
   DefaultsGuard defaults_;
 };
-TYPED_TEST_SUITE(DeviceRules, Implementations, ImplNames);
+TYPED_TEST_SUITE(DeviceRules, Implementations);
 
 TYPED_TEST(DeviceRules, Ten2DeviceChangeCopiesToTheTarget) {
   auto devs = present_devices();

@@ -29,7 +29,7 @@ class Properties : public ::testing::Test {
  protected:
   DefaultsGuard defaults_;
 };
-TYPED_TEST_SUITE(Properties, Implementations, ImplNames);
+TYPED_TEST_SUITE(Properties, Implementations);
 
 /// Runs a rapidcheck property as the body of the current (typed) GoogleTest.
 template <class F>

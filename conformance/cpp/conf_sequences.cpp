@@ -28,7 +28,7 @@ class SequenceRules : public ::testing::Test {
   static Tensor as(const Source& s, const Options& o = {}) { return Impl::as_tensor(s, o); }
   DefaultsGuard defaults_;  // DT-4: every test leaves the default dtype as it found it
 };
-TYPED_TEST_SUITE(SequenceRules, Implementations, ImplNames);
+TYPED_TEST_SUITE(SequenceRules, Implementations);
 
 std::vector<double> values(const Tensor& t) { return t.to_double_vector(); }
 

@@ -39,7 +39,7 @@ class TensorRules : public ::testing::Test {
   static Tensor as(const Source& s, const Options& o = {}) { return Impl::as_tensor(s, o); }
   DefaultsGuard defaults_;
 };
-TYPED_TEST_SUITE(TensorRules, Implementations, ImplNames);
+TYPED_TEST_SUITE(TensorRules, Implementations);
 
 // ---- TEN-1 ------------------------------------------------------------------------------
 

@@ -3,12 +3,13 @@
 /// instantiated once per entry of `Implementations`, so one test text holds both the
 /// reference and the optimized implementation to the same rules (XFER-3).
 ///
+/// ctest names each instance after the type: "ArrayRules.Arr1...<astensor::conformance::
+/// ReferenceImpl>" (GoogleTest itself prints "ArrayRules/0.Arr1... # TypeParam = ...").
+///
 /// The optimized implementation joins automatically once impl/as_tensor.h exists (its CMake
 /// target astensor_impl is then linked by astensor_test()); merging it needs no edit here.
 
 #include <gtest/gtest.h>
-
-#include <string>
 
 #include "core/source.h"
 #include "core/tensor.h"
@@ -41,13 +42,5 @@ using Implementations = ::testing::Types<ReferenceImpl, OptimizedImpl>;
 #else
 using Implementations = ::testing::Types<ReferenceImpl>;
 #endif
-
-/// Names typed-test instances after the implementation: "ArrayRules/reference.Arr1...".
-struct ImplNames {
-  template <class T>
-  static std::string GetName(int) {
-    return T::name;
-  }
-};
 
 }  // namespace astensor::conformance
