@@ -121,6 +121,8 @@ TYPED_TEST(ArrayRules, Arr1ImpossibleViewsAreValueErrors) {  // issue 2: bad ARR
       << "negative size";
   EXPECT_THROW(this->as(make_view(x, DType::float64, Dims{int64_t(1) << 62}, Dims{8})), ValueError)
       << "size overflows";
+  const Dims ones(std::size_t{65}, 1);
+  EXPECT_THROW(this->as(make_view(x, DType::float64, ones, ones)), ValueError) << "more than 64 dims";
   EXPECT_EQ(live_allocations(), live);
 }
 

@@ -267,19 +267,43 @@ struct LeafGen {
     }
   }
 
-  /// An array leaf of `shape`, dtype random, small values.
+  /// An array or tensor leaf of `shape`, dtype random, small values; stored C-contiguous,
+  /// reversed along its first dim, or byteswapped (arrays only), read in logical order.
   Nested block(const Dims& shape) {
     const DType d = gen_dtype();
     const int64_t n = checked_numel(shape.span());
-    auto buf = std::make_shared<Buffer>(static_cast<std::size_t>(n) * itemsize(d) + 1);
+    const auto isz = static_cast<int64_t>(itemsize(d));
+    auto buf = std::make_shared<Buffer>(static_cast<std::size_t>(n * isz + 1));
     keep.push_back(buf);
+    const int layout = *rc::gen::inRange(0, 3);
+    const bool reversed = layout == 1 && !shape.empty();
+    const bool swapped = layout == 2 && isz > 1;
+    Dims strides = c_byte_strides(shape, static_cast<std::size_t>(isz));
+    int64_t origin = 0;  // byte offset of logical element [0,...,0]
+    if (reversed) {
+      origin = (shape[0] - 1) * strides[0];
+      strides[0] = -strides[0];
+    }
+    ArrayView v = make_view(buf->data() + origin, d, shape, strides);
+    v.byteswapped = swapped;
     for (int64_t i = 0; i < n; ++i) {
       auto bytes = oracle_cast(small_value(d), d);
-      std::memcpy(buf->data() + i * static_cast<int64_t>(itemsize(d)), bytes.data(), bytes.size());
       values.push_back(read_value(bytes.data(), d));
+      if (swapped) {
+        const int64_t part = is_complex(d) ? isz / 2 : isz;
+        for (int64_t c = 0; c < isz; c += part) std::reverse(bytes.begin() + c, bytes.begin() + c + part);
+      }
+      std::memcpy(const_cast<unsigned char*>(element_addr(v, i)), bytes.data(), bytes.size());
     }
     leaf_dtypes.push_back(d);
-    return Nested(ArrayView::contiguous(buf->data(), d, shape));
+    if (!swapped && *rc::gen::arbitrary<bool>()) {
+      // The same memory as a tensor (a view with an element offset).
+      auto storage = Storage::wrap(buf->data(), static_cast<std::size_t>(n * isz), Device::cpu(), buf, false);
+      Dims el = strides;
+      for (auto& x : el) x /= isz;
+      return Nested(Tensor::make(storage, origin / isz, shape, el, d));
+    }
+    return Nested(v);
   }
 
   static OValue small_value(DType d) {
