@@ -273,6 +273,8 @@ void parallel_memcpy(void* dst, const void* src, std::size_t n, int threads) {
   });
 }
 
+double threads_memcpy_limit(int threads, std::size_t bytes);
+
 int impl_threads() {
   if (const char* e = std::getenv("ASTENSOR_NUM_THREADS"); e && std::atoi(e) > 0) return std::atoi(e);
   const unsigned n = std::thread::hardware_concurrency();
@@ -288,6 +290,13 @@ void store_memcpy_limit(int threads, std::size_t bytes, double bytes_per_s) {
 
 double memcpy_limit(int threads, std::size_t bytes) {
   bytes = std::max<std::size_t>(bytes, 64);
+  // An implementation may always choose one thread, so more threads never lower the limit
+  // (at small sizes waking a second thread costs more than the copy).
+  if (threads > 1) return std::max(threads_memcpy_limit(threads, bytes), threads_memcpy_limit(1, bytes));
+  return threads_memcpy_limit(1, bytes);
+}
+
+double threads_memcpy_limit(int threads, std::size_t bytes) {
   {
     std::lock_guard<std::mutex> lk(g_limits_mu);
     if (auto it = g_memcpy_limits.find({threads, bytes}); it != g_memcpy_limits.end()) return it->second;
@@ -310,7 +319,7 @@ double memcpy_limit(int threads, std::size_t bytes) {
   }
   std::sort(rates.begin(), rates.end());
   store_memcpy_limit(threads, bytes, rates[2]);
-  return memcpy_limit(threads, bytes);
+  return rates[2];
 }
 
 double pinned_limit(bool h2d) {
