@@ -54,14 +54,11 @@ const Device kCuda(DeviceType::CUDA, 0);
 
 /// Process-lifetime buffers, grown on demand: Google Benchmark calls a case several times
 /// while it picks the iteration count, and cudaHostAlloc costs ~0.5 s/GiB (perf-anchors 1d),
-/// which must not be paid per call. Freed at exit (errors ignored: the runtime may already
-/// be unloading).
+/// which must not be paid per call. Kept until the process exits (the driver releases them
+/// then; freeing from a static destructor could run after the runtime has unloaded).
 struct Pinned {
   void* p = nullptr;
   std::size_t n = 0;
-  ~Pinned() {
-    if (p) (void)cudaFreeHost(p);
-  }
   void* get(std::size_t need) {
     if (n < need) {
       if (p) ASTENSOR_CUDA_CHECK(cudaFreeHost(p));
@@ -77,9 +74,6 @@ struct Pinned {
 struct DeviceMem {
   void* p = nullptr;
   std::size_t n = 0;
-  ~DeviceMem() {
-    if (p) (void)cudaFree(p);
-  }
   void* get(std::size_t need) {
     if (n < need) {
       if (p) ASTENSOR_CUDA_CHECK(cudaFree(p));
@@ -94,7 +88,6 @@ struct DeviceMem {
 struct Pageable {  // malloc'd and pre-faulted, as T2 asks
   void* p = nullptr;
   std::size_t n = 0;
-  ~Pageable() { std::free(p); }
   void* get(std::size_t need) {
     if (n < need) {
       std::free(p);

@@ -181,6 +181,15 @@ def family_table(rows, prefix):
         ])
     header = ["case", "reference time", "ref GB/s", "ref Gelem/s", "ref roofline",
               "optimized time", "opt GB/s", "opt roofline", "speedup opt/ref", "output memory"]
+    if any("wall_GBps" in r for v in pairs.values() for r in v.values()):
+        # Transfers: the end-to-end (wall) figures beside the event-timed ones.
+        header += ["wall GB/s ref / opt", "wall roofline ref / opt"]
+        for row, by_impl in zip(body, pairs.values()):
+            ref = by_impl.get("reference") or by_impl.get("baseline")
+            opt = by_impl.get("optimized")
+            row.append(f"{fmt_num(ref.get('wall_GBps')) if ref else '-'} / {fmt_num(opt.get('wall_GBps')) if opt else '-'}")
+            row.append(f"{fmt_num(ref.get('roofline_wall'), 2) if ref else '-'} / "
+                       f"{fmt_num(opt.get('roofline_wall'), 2) if opt else '-'}")
     return md_table(header, body) if body else "_no results_"
 
 
@@ -231,6 +240,20 @@ def headline(rows, peers):
         if pc:
             lines.append("\nThe same casts from Python (median per call, fresh output):\n")
             lines.append(peers_table(pc))
+
+    # Transfers, when a GPU ran: the pinned peak, the pageable driver path and as_tensor.
+    cu = [r for r in ok if r["family"] == "cuda" and "many_small" not in r["path"] and "cold" not in r["path"]]
+    if cu:
+        big = max(size_bytes(r["axes"].get("bytes")) or 0 for r in cu)
+        trow = [[f"`{case_key(r)}`", r["impl"], fmt_num(r["bytes_per_second"] / 1e9), fmt_num(r.get("wall_GBps")),
+                 fmt_num(r.get("roofline"), 2), fmt_num(r.get("roofline_wall"), 2)]
+                for r in cu if size_bytes(r["axes"].get("bytes")) == big]
+        lines.append(f"\n**Host <-> CUDA at {big >> 20} MiB** (roofline = fraction of the pinned copy-engine "
+                     "peak measured in the same run; targets in perf-anchors 4.2, T3 >= 0.8 with enough cores):\n")
+        lines.append(md_table(["case", "impl", "event GB/s", "wall GB/s", "roofline (events)", "roofline (wall)"], trow))
+    else:
+        lines.append("\n**Host <-> CUDA**: not measured on this machine (no CUDA device; the `cuda/` cases are "
+                     "listed as skipped below).")
 
     # 3. zero-copy call cost.
     lines.append("\n**Zero-copy call cost** (target <= 2 us and independent of size, perf-anchors C1):\n")
@@ -374,7 +397,7 @@ def peers_plot(peers, out_dir, stamp):
             if "median_s" in r:
                 xs.append(j + (i - 1.5) * width)
                 ys.append(r["median_s"] * 1e6)
-        ax.bar(xs, ys, width, label=col + ("" if xs else " (not built)"))
+        ax.bar(xs, ys, width, color=f"C{i}", label=col + ("" if xs else " (not built)"))
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels([c["case"] for c in cases], rotation=35, ha="right", fontsize=7)
     ax.set_yscale("log")
