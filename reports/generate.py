@@ -113,7 +113,8 @@ def git_stamp(root):
     def run(*args):
         return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True).stdout.strip()
     commit = run("rev-parse", "--short=12", "HEAD") or "unknown"
-    dirty = bool(run("status", "--porcelain", "--untracked-files=no"))
+    # The report's own outputs (reports/) are being rewritten right now: they do not count.
+    dirty = bool(run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"))
     return commit + (" (+ uncommitted changes)" if dirty else "")
 
 
@@ -344,7 +345,10 @@ def make_plots(rows, out_dir, stamp):
             ax.set_ylabel(ylabel)
             ax.set_title(gtitle, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center")
         for ax in list(axs.flat)[n:]:
             ax.axis("off")
         fig.suptitle(f"{title}\n{stamp}", fontsize=9)
