@@ -22,6 +22,7 @@
 
 #include "bench/common.h"
 #include "core/backend.h"
+#include "core/trace.h"
 #include "reference/as_tensor.h"
 
 #if defined(ASTENSOR_HAVE_CUDA)
@@ -444,8 +445,17 @@ void bm_cold(State& s, Impl, std::size_t) { cuda_present(s); }
 }  // namespace
 
 void register_cuda() {
+  // Each case runs inside an NVTX range named after it (domain "astensor", like the library's
+  // own ranges), so an Nsight Systems timeline says which case a stretch of copies belongs to.
   auto reg = [](const std::string& n, auto fn) {
-    return benchmark::RegisterBenchmark(n.c_str(), fn)->UseManualTime();
+    return benchmark::RegisterBenchmark(n.c_str(), [n, fn](State& s) {
+#if defined(ASTENSOR_HAVE_NVTX) && !defined(NVTX_DISABLE)
+             const std::string label = "bench " + n;
+             const ::nvtx3::v1::scoped_range_in<::astensor::nvtx_domain> range{label};
+#endif
+             fn(s);
+           })
+        ->UseManualTime();
   };
   if (backend(DeviceType::CUDA).device_count() <= 0)
     notes().push_back("cuda/...: registered, every case skips: no CUDA device (" +
