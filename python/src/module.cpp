@@ -149,6 +149,11 @@ PYBIND11_MODULE(_astensor, m) {
     auto s = storage_stats();
     return py::make_tuple(s.live_allocations, s.live_bytes);
   }, "(live allocations, live bytes) of library-allocated storage (leak checks, SEQ-6).");
+m.def("_promote_types", [](py::handle a, py::handle b) -> py::object {
+    auto r = promote_types(parse_dtype(a), parse_dtype(b));
+    if (!r) return py::none();
+    return py::reinterpret_borrow<py::object>(dtype_object(*r));
+  }, "DT-2: the promotion table (None where PyTorch refuses the pair).");
 #ifdef ASTENSOR_HAVE_IMPL
   m.attr("_have_impl") = true;
 #else
