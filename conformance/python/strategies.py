@@ -232,7 +232,7 @@ def dlpack_producers(draw):
         except ImportError:
             kind = "numpy"
         else:
-            t = torch.from_numpy(np.ascontiguousarray(a))
+            t = torch.from_numpy(np.array(a, order="C"))  # (ascontiguousarray makes 0-d 1-d)
             return DLPackOnly(t), np.array(a)
     if kind == "legacy":
         w = np.array(a)  # writable: NumPy exports no read-only legacy capsules
