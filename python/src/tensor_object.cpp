@@ -133,6 +133,11 @@ int tensor_getbuffer(PyObject* self, Py_buffer* view, int flags) {
   if (!t.device().is_cpu())
     return fail("[tensor] a tensor on " + t.device().str() + " has no host buffer; use __dlpack__");
   auto fmt = pep3118_format(t.dtype());
+  // 64-bit integers as 'l'/'L' (C long, 8 bytes on LP64): NumPy then makes int64/uint64 of
+  // its canonical type numbers, which every consumer (torch included) recognises; 'q'/'Q'
+  // give numpy.longlong/ulonglong, which torch refuses for uint64.
+  if (sizeof(long) == 8 && t.dtype() == DType::int64) fmt = "l";
+  if (sizeof(long) == 8 && t.dtype() == DType::uint64) fmt = "L";
   if (!fmt)
     return fail(std::string("[tensor] ") + name(t.dtype()) +
                 " has no PEP 3118 format; use numpy() (ml_dtypes) or __dlpack__");
