@@ -72,6 +72,8 @@ ScalarLeaf numpy_scalar_leaf(PyObject* o) {
 
 // --- DLPack ---------------------------------------------------------------------------------
 
+bool import_via_exchange_api(PyObject* o, ArrayView* out);  // below
+
 struct DLImport {
   const dlpack::DLTensor* t;
   bool read_only;
@@ -387,6 +389,7 @@ bool classify_array_protocols(PyObject* o, ArrayView* out) {
     *out = import_dlpack_capsule(o);
     return true;
   }
+  if (import_via_exchange_api(o, out)) return true;  // (3), C fast path
   if (py::object m = py::reinterpret_steal<py::object>(lookup_attr(o, n.dlpack)); m && m.ptr() != Py_None) {
     *out = import_dlpack_object(o);  // (3)
     return true;
@@ -410,6 +413,76 @@ bool classify_array_protocols(PyObject* o, ArrayView* out) {
   return false;
 }
 
+namespace {
+
+/// Takes ownership of a versioned managed tensor (its deleter runs exactly once, when the
+/// last tensor sharing it dies, or now if it is refused) and views it.
+ArrayView import_versioned(dlpack::DLManagedTensorVersioned* m) {
+  DLImport in{};
+  in.owner = std::shared_ptr<void>(m, [](void* p) {
+    auto* mt = static_cast<dlpack::DLManagedTensorVersioned*>(p);
+    if (mt->deleter) mt->deleter(mt);
+  });
+  ASTENSOR_CHECK_VALUE(m->version.major == dlpack::kMajorVersion,
+                       "[as_tensor] DLPack tensor has version ", m->version.major, ".",
+                       m->version.minor, "; only major version ", dlpack::kMajorVersion,
+                       " is supported");
+  in.t = &m->dl_tensor;
+  in.read_only = (m->flags & dlpack::kFlagReadOnly) != 0;
+  return view_from_dltensor(in);
+}
+
+/// The DLPack C exchange table of a producer type (major version 1), or null. Looked up once
+/// per type; the cache holds a reference to each type so that its address is never reused.
+const dlpack::DLPackExchangeAPI* exchange_api(PyTypeObject* tp) {
+  struct Entry {
+    PyTypeObject* type;
+    const dlpack::DLPackExchangeAPI* api;
+  };
+  static Entry cache[16];
+  static int used = 0;
+  for (int i = 0; i < used; ++i)
+    if (cache[i].type == tp) return cache[i].api;
+  const dlpack::DLPackExchangeAPI* api = nullptr;
+  static PyObject* name = PyUnicode_InternFromString("__dlpack_c_exchange_api__");
+  if (PyObject* cap = _PyType_Lookup(tp, name); cap && PyCapsule_IsValid(cap, dlpack::kExchangeApiCapsule)) {
+    auto* a = static_cast<const dlpack::DLPackExchangeAPI*>(
+        PyCapsule_GetPointer(cap, dlpack::kExchangeApiCapsule));
+    for (const auto* h = a ? &a->header : nullptr; h; h = h->prev_api) {
+      if (h->version.major == dlpack::kMajorVersion) {
+        api = reinterpret_cast<const dlpack::DLPackExchangeAPI*>(h);
+        break;
+      }
+    }
+  }
+  if (used < 16) {
+    Py_INCREF(tp);
+    cache[used++] = {tp, api};
+  }
+  return api;
+}
+
+/// DLP-1 fast path: a CPU tensor through the producer's C exchange table. False when the type
+/// has none, the export fails, or the memory is not host memory (then __dlpack__ is used, so
+/// the producer can order its stream, DLP-2).
+bool import_via_exchange_api(PyObject* o, ArrayView* out) {
+  const auto* api = exchange_api(Py_TYPE(o));
+  if (!api || !api->managed_tensor_from_py_object_no_sync) return false;
+  dlpack::DLManagedTensorVersioned* m = nullptr;
+  if (api->managed_tensor_from_py_object_no_sync(o, &m) != 0 || !m) {
+    PyErr_Clear();  // __dlpack__ will report the producer's own error, if any
+    return false;
+  }
+  if (m->dl_tensor.device.device_type != dlpack::kDLCPU) {
+    if (m->deleter) m->deleter(m);
+    return false;
+  }
+  *out = import_versioned(m);
+  return true;
+}
+
+}  // namespace
+
 ArrayView import_dlpack_capsule(PyObject* capsule) {
   const char* name = PyCapsule_GetName(capsule);
   if (name == nullptr && PyErr_Occurred()) throw py::error_already_set();
@@ -420,16 +493,7 @@ ArrayView import_dlpack_capsule(PyObject* capsule) {
     if (!m) throw py::error_already_set();
     // Take ownership first: from here on the deleter runs exactly once, whatever happens.
     if (PyCapsule_SetName(capsule, dlpack::kCapsuleVersionedUsed) != 0) throw py::error_already_set();
-    in.owner = std::shared_ptr<void>(m, [](void* p) {
-      auto* mt = static_cast<dlpack::DLManagedTensorVersioned*>(p);
-      if (mt->deleter) mt->deleter(mt);
-    });
-    ASTENSOR_CHECK_VALUE(m->version.major == dlpack::kMajorVersion,
-                         "[as_tensor] DLPack tensor has version ", m->version.major, ".",
-                         m->version.minor, "; only major version ", dlpack::kMajorVersion,
-                         " is supported");
-    in.t = &m->dl_tensor;
-    in.read_only = (m->flags & dlpack::kFlagReadOnly) != 0;
+    return import_versioned(m);
   } else if (nm == dlpack::kCapsuleLegacy) {
     auto* m = static_cast<dlpack::DLManagedTensor*>(PyCapsule_GetPointer(capsule, name));
     if (!m) throw py::error_already_set();
