@@ -50,6 +50,8 @@ def test_dlp3_torch_from_dlpack_shares(a):
     if a.size:
         y = torch.as_tensor(np.asarray(t))
         assert y.data_ptr() == t.data_ptr()
+        z = torch.as_tensor(t)  # torch finds __dlpack__ on our tensor
+        assert z.data_ptr() == t.data_ptr() and tuple(z.shape) == a.shape
 
 
 def test_dlp3_dlpack_protocol_details():

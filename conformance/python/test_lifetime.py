@@ -125,3 +125,29 @@ def test_tensor_weakref_and_no_leak_on_errors():
         except TypeError:
             pass
     assert sys.getrefcount(leaf) == base
+
+
+def test_interpreter_shutdown_with_live_tensors():
+    """ARR-2 at exit: tensors, exports and capsules still alive when the interpreter shuts
+    down must not crash it (owners are released only while Python can run)."""
+    import os
+    import subprocess
+    import textwrap
+    script = textwrap.dedent("""
+        import numpy as np, astensor
+        a = np.arange(10.0)
+        t = astensor.as_tensor(a)
+        v = np.asarray(t)
+        cap = t.__dlpack__(max_version=(1, 0))
+        keep = [astensor.as_tensor(memoryview(bytearray(8))), astensor.as_tensor([1, 2])]
+        try:
+            import torch
+            x = torch.from_dlpack(astensor.as_tensor(a[::2]))
+            y = astensor.as_tensor(torch.ones(3))
+        except ImportError:
+            pass
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       env=dict(os.environ), timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
