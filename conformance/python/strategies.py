@@ -97,8 +97,9 @@ py_complex = st.complex_numbers(allow_nan=False, allow_infinity=False, max_magni
 
 @st.composite
 def numpy_scalars(draw, names=None):
-    """NumPy scalars (np.generic) of supported dtypes (SEQ-1, SEQ-3)."""
-    dt = draw(numpy_dtypes(names=names or NATIVE_NAMES, byteorders=("=",)))
+    """NumPy scalars (np.generic) of supported dtypes, ml_dtypes' bfloat16 included (SEQ-1,
+    SEQ-3)."""
+    dt = draw(numpy_dtypes(names=names or ALL_NAMES, byteorders=("=",)))
     return draw(arrays(dtypes=st.just(dt), shape=st.just(())))[()]
 
 

@@ -82,10 +82,23 @@ def test_seq1_numpy_scalars_keep_dtype(impl, x):
     """SEQ-1: NumPy scalars give 0-d tensors of their own dtype (always a copy)."""
     if x.dtype == np.uint64:
         impl.diverges_here("SEQ-1-uint64")
+    if x.dtype.name == "bfloat16":
+        impl.diverges_here("DT-1-ml_dtypes")
     t = impl.as_tensor(x)
     assert impl.dtype_name(t) == x.dtype.name, repro(impl, x)
     assert impl.shape(t) == ()
     assert_values_equal(impl.values(t), np.array(x), repro(impl, x))
+
+
+def test_seq1_bfloat16_scalars(impl):
+    """SEQ-1: an ml_dtypes bfloat16 scalar gives a 0-d bfloat16 tensor with its value."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    impl.diverges("DT-1-ml_dtypes")
+    for v in (1.5, -3.0, 0.0078125):
+        t = impl.as_tensor(ml_dtypes.bfloat16(v))
+        assert impl.dtype_name(t) == "bfloat16" and float(impl.values(t)[()]) == v
+    t = impl.as_tensor([ml_dtypes.bfloat16(2.5), np.float16(1)])
+    assert impl.dtype_name(t) == "float32" and impl.values(t).tolist() == [2.5, 1.0]
 
 
 # --- SEQ-2 -----------------------------------------------------------------------------------

@@ -67,6 +67,12 @@ ScalarLeaf numpy_scalar_leaf(PyObject* o) {
   if (!d) throw_unsupported_numpy_dtype(descr.ptr(), "NumPy scalar");
   alignas(16) unsigned char buf[32] = {};
   npy().PyArray_ScalarAsCtype_(o, buf);
+  if (py::detail::array_descriptor_proxy(descr.ptr())->type_num >= kNpyUserDef) {
+    // For user dtypes (ml_dtypes) NumPy stores a POINTER to the value, not the value.
+    const void* p = nullptr;
+    std::memcpy(&p, buf, sizeof p);
+    return ScalarLeaf::from_element(p, *d);
+  }
   return ScalarLeaf::from_element(buf, *d);
 }
 
