@@ -45,9 +45,8 @@ PyObject* bfloat16_type() {
 }
 
 Dims dims_of(const ssize_t* p, int n) {
-  Dims d(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) d[static_cast<std::size_t>(i)] = p[i];
-  return d;
+  static_assert(sizeof(ssize_t) == sizeof(int64_t));
+  return Dims(std::span<const int64_t>(reinterpret_cast<const int64_t*>(p), static_cast<std::size_t>(n)));
 }
 
 /// The object's own type name for "cannot convert" messages.

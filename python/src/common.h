@@ -31,6 +31,10 @@ inline bool python_alive() {
 /// Drops one reference under the GIL, from any thread. At interpreter shutdown (no GIL to
 /// take) the reference is leaked on purpose: touching Python then would crash.
 inline void release_ref(PyObject* o) noexcept {
+  if (Py_IsInitialized() && PyGILState_Check()) {  // the common case: a tensor died in Python
+    Py_DECREF(o);
+    return;
+  }
   if (!python_alive()) return;
   PyGILState_STATE s = PyGILState_Ensure();
   Py_DECREF(o);
