@@ -273,3 +273,18 @@ def test_arr11_dtype_change_copies_and_keeps_source(impl, data, src_name, dst_na
     if a.size:
         assert impl.data_ptr(t) != data_start(a)
     assert np.array_equal(a, before)
+
+
+def test_large_arrays_convert_correctly(impl):
+    """ARR-1/ARR-4/ARR-11 on arrays past 1 MiB, which astensor converts without holding the
+    GIL: same values, same sharing, same errors as small ones."""
+    a = np.arange(300_000, dtype=np.float64) - 150_000.5
+    t = impl.as_tensor(a)
+    assert impl.data_ptr(t) == data_start(a)
+    c = impl.as_tensor(a, dtype=impl.dtype("int32"))
+    assert np.array_equal(impl.values(c), a.astype(np.int32))
+    if impl.name != "torch":
+        s = impl.as_tensor(a.astype(">f8"))
+        assert np.array_equal(impl.values(s), a)
+        with pytest.raises(ValueError, match="copy"):
+            impl.as_tensor(a, dtype=impl.dtype("float32"), copy=False)

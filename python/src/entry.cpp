@@ -201,12 +201,37 @@ Args parse_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObjec
   return a;
 }
 
+/// Arrays and tensors this large are converted without holding the GIL: a copy of them
+/// touches no Python object (the owners take the GIL themselves), so other Python threads
+/// run meanwhile. Python data needs the GIL throughout (its reader calls CPython).
+constexpr int64_t kReleaseGilBytes = int64_t(1) << 20;
+
+bool worth_releasing_gil(const Source& s) {
+  if (const auto* v = std::get_if<ArrayView>(&s)) {
+    int64_t n = 1;
+    for (int64_t d : v->shape) {
+      if (d <= 0) return false;
+      if (__builtin_mul_overflow(n, d, &n)) return false;  // validate() reports it
+    }
+    return n * static_cast<int64_t>(itemsize(v->dtype)) >= kReleaseGilBytes;
+  }
+  if (const auto* t = std::get_if<Tensor>(&s))
+    return t->defined() && t->numel() * static_cast<int64_t>(t->itemsize()) >= kReleaseGilBytes;
+  return false;
+}
+
 template <bool kReference>
 PyObject* as_tensor_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) noexcept {
   try {
     Args a = parse_args("as_tensor", args, nargs, kwnames);
     Classified c = classify(a.data);
-    Tensor r = as_tensor_dispatch(c.source, a.options, kReference);
+    Tensor r;
+    if (worth_releasing_gil(c.source)) {
+      py::gil_scoped_release no_gil;
+      r = as_tensor_dispatch(c.source, a.options, kReference);
+    } else {
+      r = as_tensor_dispatch(c.source, a.options, kReference);
+    }
     // TEN-1: the same tensor comes back as the same Python object.
     if (is_tensor(a.data) && r.is_same(tensor_of(a.data))) return Py_NewRef(a.data);
     return wrap_tensor(std::move(r));
