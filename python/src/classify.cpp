@@ -1,6 +1,7 @@
-// Classification of Python objects into core Sources (ARG-4) and the import protocols:
-// NumPy through its C-API table, DLPack capsules, __cuda_array_interface__, the buffer
-// protocol, __array_interface__ and __array__.
+// Classification of Python objects into core Sources (ARG-4): the order of the protocols,
+// NumPy arrays and scalars through NumPy's C-API table, and the slow half of the
+// PySequenceReader. The import protocols themselves are in dlpack_import.cpp and
+// interfaces.cpp.
 
 #include "python/src/classify.h"
 
@@ -8,7 +9,6 @@
 #include <cstring>
 
 #include "core/backend.h"
-#include "python/src/dlpack.h"
 #include "python/src/tensor_object.h"
 
 namespace astensor::python {
@@ -44,10 +44,6 @@ PyObject* bfloat16_type() {
   return cached;
 }
 
-Dims dims_of(const ssize_t* p, int n) {
-  static_assert(sizeof(ssize_t) == sizeof(int64_t));
-  return Dims(std::span<const int64_t>(reinterpret_cast<const int64_t*>(p), static_cast<std::size_t>(n)));
-}
 
 /// The object's own type name for "cannot convert" messages.
 [[noreturn]] void throw_cannot_convert(PyObject* o) {
@@ -73,263 +69,6 @@ ScalarLeaf numpy_scalar_leaf(PyObject* o) {
     return ScalarLeaf::from_element(p, *d);
   }
   return ScalarLeaf::from_element(buf, *d);
-}
-
-// --- DLPack ---------------------------------------------------------------------------------
-
-bool import_via_exchange_api(PyObject* o, ArrayView* out);  // below
-
-struct DLImport {
-  const dlpack::DLTensor* t;
-  bool read_only;
-  std::shared_ptr<void> owner;
-};
-
-ArrayView view_from_dltensor(const DLImport& in) {
-  const dlpack::DLTensor& t = *in.t;
-  auto dt = dtype_from_dlpack(t.dtype.code, t.dtype.bits, t.dtype.lanes);
-  ASTENSOR_CHECK_TYPE(dt, "[as_tensor] DLPack dtype (code ", int(t.dtype.code), ", bits ",
-                      int(t.dtype.bits), ", lanes ", t.dtype.lanes, ") is not supported; supported: ",
-                      supported_dtypes_text());
-  ASTENSOR_CHECK_VALUE(t.ndim >= 0 && t.ndim <= 64, "[as_tensor] DLPack tensor has ndim ", t.ndim,
-                       "; expected 0..64");
-  ASTENSOR_CHECK_VALUE(t.ndim == 0 || t.shape != nullptr,
-                       "[as_tensor] DLPack tensor of ndim ", t.ndim, " has a NULL shape");
-  Device device;
-  switch (t.device.device_type) {
-    case dlpack::kDLCPU:
-    case dlpack::kDLCUDAHost:  // pinned host memory: the CPU reads it directly
-      device = Device::cpu();
-      break;
-    case dlpack::kDLCUDA:
-    case dlpack::kDLCUDAManaged:
-      device = resolve_device(Device(DeviceType::CUDA, t.device.device_id));  // DEV-3
-      break;
-    default:
-      throw TypeError(detail::str_cat("[as_tensor] DLPack device type ", t.device.device_type,
-                                      " (device ", t.device.device_id,
-                                      ") is not supported; supported: CPU (1), CUDA (2), "
-                                      "CUDA host (3), CUDA managed (13)"));
-  }
-  ArrayView v;
-  v.dtype = *dt;
-  v.device = device;
-  v.read_only = in.read_only;
-  v.owner = in.owner;
-  v.shape = Dims(static_cast<std::size_t>(t.ndim));
-  v.byte_strides = Dims(static_cast<std::size_t>(t.ndim));
-  for (int i = 0; i < t.ndim; ++i) v.shape[static_cast<std::size_t>(i)] = t.shape[i];
-  checked_numel(v.shape.span());  // ValueError for negative sizes before anything else
-  const int64_t isz = static_cast<int64_t>(itemsize(*dt));
-  if (t.strides == nullptr) {  // C-contiguous (legal before DLPack 1.2)
-    Dims cs = contiguous_strides(v.shape.span());
-    for (int i = 0; i < t.ndim; ++i) v.byte_strides[static_cast<std::size_t>(i)] = cs[static_cast<std::size_t>(i)] * isz;
-  } else {
-    for (int i = 0; i < t.ndim; ++i) {
-      int64_t b;
-      ASTENSOR_CHECK_VALUE(!__builtin_mul_overflow(t.strides[i], isz, &b),
-                           "[as_tensor] DLPack stride ", t.strides[i], " of dimension ", i,
-                           " overflows in bytes");
-      v.byte_strides[static_cast<std::size_t>(i)] = b;
-    }
-  }
-  v.data = static_cast<const char*>(t.data) + t.byte_offset;
-  if (t.data == nullptr && t.byte_offset == 0) v.data = nullptr;
-  return v;
-}
-
-// --- __array_interface__ / __cuda_array_interface__ ------------------------------------------
-
-/// A field of an interface dict (borrowed), or null when absent.
-PyObject* field(PyObject* dict, const char* key) {
-  PyObject* v = PyDict_GetItemString(dict, key);  // borrowed; no exception
-  return v;
-}
-
-int64_t int_field(PyObject* v, const char* iface, const char* key) {
-  if (!PyLong_Check(v) || PyBool_Check(v))
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, "['", key, "'] must be an int (got '",
-                                    type_name(v), "')"));
-  int overflow = 0;
-  long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-  if (overflow || (x == -1 && PyErr_Occurred())) {
-    PyErr_Clear();
-    throw ValueError(detail::str_cat("[as_tensor] ", iface, "['", key, "'] = ", short_repr(v),
-                                     " does not fit in 64 bits"));
-  }
-  return x;
-}
-
-Dims int_tuple_field(PyObject* v, const char* iface, const char* key) {
-  if (!PyTuple_Check(v) && !PyList_Check(v))
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, "['", key,
-                                    "'] must be a tuple of ints (got '", type_name(v), "')"));
-  py::object seq = py::reinterpret_borrow<py::object>(v);
-  Py_ssize_t n = PySequence_Size(v);
-  ASTENSOR_CHECK_VALUE(n <= 64, "[as_tensor] ", iface, "['", key, "'] has ", n,
-                       " entries; at most 64 dimensions are supported");
-  Dims out(static_cast<std::size_t>(n));
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    py::object item = py::reinterpret_steal<py::object>(PySequence_GetItem(v, i));
-    if (!item) throw py::error_already_set();
-    out[static_cast<std::size_t>(i)] = int_field(item.ptr(), iface, key);
-  }
-  return out;
-}
-
-/// The parts of the two interfaces that are the same: version, shape, typestr, strides, mask.
-/// Fills shape, dtype, byteswapped and byte_strides.
-void parse_interface_common(PyObject* dict, const char* iface, int max_version, ArrayView* v) {
-  if (!PyDict_Check(dict))
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, " must be a dict (got '",
-                                    type_name(dict), "')"));
-  for (const char* key : {"shape", "typestr", "version"})
-    if (!field(dict, key))
-      throw TypeError(detail::str_cat("[as_tensor] ", iface, " has no '", key, "' field"));
-  int64_t version = int_field(field(dict, "version"), iface, "version");
-  ASTENSOR_CHECK_VALUE(version >= 0 && version <= max_version, "[as_tensor] ", iface,
-                       "['version'] = ", version, " is not supported (expected at most ",
-                       max_version, ")");
-  v->shape = int_tuple_field(field(dict, "shape"), iface, "shape");
-  for (int64_t s : v->shape)
-    ASTENSOR_CHECK_VALUE(s >= 0, "[as_tensor] ", iface, "['shape'] = ", v->shape.str(),
-                         " has a negative size");
-  PyObject* ts = field(dict, "typestr");
-  if (!PyUnicode_Check(ts))
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, "['typestr'] must be a str (got '",
-                                    type_name(ts), "')"));
-  Py_ssize_t len = 0;
-  const char* s = PyUnicode_AsUTF8AndSize(ts, &len);
-  if (!s) throw py::error_already_set();
-  bool swapped = false;
-  auto d = dtype_from_typestr(std::string_view(s, static_cast<std::size_t>(len)), &swapped);
-  if (!d)
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, "['typestr'] = '", s,
-                                    "' is not a supported dtype; supported: ",
-                                    supported_dtypes_text(),
-                                    " (bfloat16 has no typestr: use DLPack)"));
-  v->dtype = *d;
-  v->byteswapped = swapped;
-  PyObject* strides = field(dict, "strides");
-  if (strides && strides != Py_None) {
-    v->byte_strides = int_tuple_field(strides, iface, "strides");
-    ASTENSOR_CHECK_VALUE(v->byte_strides.size() == v->shape.size(), "[as_tensor] ", iface,
-                         "['strides'] = ", v->byte_strides.str(), " does not match shape ",
-                         v->shape.str());
-  } else {
-    v->byte_strides = contiguous_strides(v->shape.span());
-    for (auto& x : v->byte_strides) x *= static_cast<int64_t>(itemsize(*d));
-  }
-  PyObject* mask = field(dict, "mask");
-  ASTENSOR_CHECK_VALUE(!mask || mask == Py_None, "[as_tensor] ", iface,
-                       "['mask'] is not None: masked arrays are not supported");
-}
-
-/// ('data': (ptr, readonly)) of either interface.
-void parse_data_tuple(PyObject* data, const char* iface, ArrayView* v) {
-  if (!PyTuple_Check(data) || PyTuple_GET_SIZE(data) != 2)
-    throw TypeError(detail::str_cat("[as_tensor] ", iface,
-                                    "['data'] must be a 2-tuple (pointer: int, readonly: bool) "
-                                    "(got ", short_repr(data), ")"));
-  PyObject* ptr = PyTuple_GET_ITEM(data, 0);
-  PyObject* ro = PyTuple_GET_ITEM(data, 1);
-  if (!PyLong_Check(ptr) || PyBool_Check(ptr))
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, "['data'][0] must be an int pointer (got '",
-                                    type_name(ptr), "')"));
-  unsigned long long p = PyLong_AsUnsignedLongLong(ptr);
-  if (p == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-    PyErr_Clear();
-    throw ValueError(detail::str_cat("[as_tensor] ", iface, "['data'][0] = ", short_repr(ptr),
-                                     " is not a valid pointer"));
-  }
-  if (!PyBool_Check(ro))
-    throw TypeError(detail::str_cat("[as_tensor] ", iface, "['data'][1] (read-only flag) must be a bool (got '",
-                                    type_name(ro), "')"));
-  v->data = reinterpret_cast<const void*>(static_cast<uintptr_t>(p));
-  v->read_only = ro == Py_True;
-}
-
-/// ARR-9: __array_interface__ v3. The exporter (and a buffer given as 'data') stay alive.
-ArrayView import_array_interface(PyObject* o, PyObject* dict) {
-  constexpr const char* iface = "__array_interface__";
-  ArrayView v;
-  parse_interface_common(dict, iface, 3, &v);
-  PyObject* data = field(dict, "data");
-  auto owner = std::make_shared<BufferOwner>();
-  Py_INCREF(o);
-  owner->extra = o;
-  if (data && PyTuple_Check(data)) {
-    parse_data_tuple(data, iface, &v);
-    PyObject* off = field(dict, "offset");
-    ASTENSOR_CHECK_VALUE(!off || off == Py_None || int_field(off, iface, "offset") == 0,
-                         "[as_tensor] ", iface, "['offset'] applies only when 'data' is a buffer");
-  } else {
-    // 'data' is a buffer object, or absent/None: the exporter's own buffer.
-    PyObject* buf_obj = (data && data != Py_None) ? data : o;
-    if (PyObject_GetBuffer(buf_obj, &owner->view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
-    owner->has_view = true;
-    int64_t offset = 0;
-    if (PyObject* off = field(dict, "offset"); off && off != Py_None) offset = int_field(off, iface, "offset");
-    ASTENSOR_CHECK_VALUE(offset >= 0 && offset <= owner->view.len, "[as_tensor] ", iface,
-                         "['offset'] = ", offset, " is outside the buffer of ", owner->view.len, " bytes");
-    v.data = static_cast<const char*>(owner->view.buf) + offset;
-    v.read_only = owner->view.readonly != 0;
-  }
-  v.owner = std::move(owner);
-  v.device = Device::cpu();
-  return v;
-}
-
-/// ARR-8: the buffer protocol (PyBUF_RECORDS_RO: strides and format, read-only allowed).
-ArrayView import_buffer(PyObject* o) {
-  auto owner = std::make_shared<BufferOwner>();
-  if (PyObject_GetBuffer(o, &owner->view, PyBUF_RECORDS_RO) != 0) throw py::error_already_set();
-  owner->has_view = true;
-  const Py_buffer& b = owner->view;
-  if (b.suboffsets != nullptr)
-    throw ValueError("[as_tensor] the buffer of object of type '" + type_name(o) +
-                     "' uses suboffsets (an indirect, PIL-style array), which cannot be shared");
-  const char* fmt = b.format ? b.format : "B";
-  bool swapped = false;
-  auto d = dtype_from_pep3118(fmt, &swapped);
-  if (!d)
-    throw TypeError(detail::str_cat("[as_tensor] buffer format '", fmt, "' of object of type '",
-                                    type_name(o), "' is not supported; supported dtypes: ",
-                                    supported_dtypes_text()));
-  ASTENSOR_CHECK_TYPE(static_cast<std::size_t>(b.itemsize) == itemsize(*d),
-                      "[as_tensor] buffer of object of type '", type_name(o), "' has format '",
-                      fmt, "' but item size ", b.itemsize);
-  ASTENSOR_CHECK_VALUE(b.ndim >= 0 && b.ndim <= 64, "[as_tensor] buffer has ", b.ndim,
-                       " dimensions; at most 64 are supported");
-  ArrayView v;
-  v.dtype = *d;
-  v.byteswapped = swapped;
-  v.data = b.buf;
-  v.read_only = b.readonly != 0;
-  if (b.shape) v.shape = dims_of(b.shape, b.ndim);
-  else if (b.ndim == 1) v.shape = Dims{static_cast<int64_t>(b.len / b.itemsize)};
-  if (b.strides) {
-    v.byte_strides = dims_of(b.strides, b.ndim);
-  } else {
-    v.byte_strides = contiguous_strides(v.shape.span());
-    for (auto& x : v.byte_strides) x *= static_cast<int64_t>(b.itemsize);
-  }
-  v.owner = std::move(owner);
-  return v;
-}
-
-/// ARR-9: objects with only __array__(): call it, then share the ndarray it returns.
-ArrayView import_via_array_method(PyObject* o, PyObject* method) {
-  py::object arr = py::reinterpret_steal<py::object>(PyObject_CallNoArgs(method));
-  if (!arr) throw py::error_already_set();
-  if (!npy().PyArray_Check_(arr.ptr()))
-    throw TypeError("[as_tensor] " + type_name(o) + ".__array__() returned an object of type '" +
-                    type_name(arr.ptr()) + "', not a NumPy array");
-  auto* proxy = py::detail::array_proxy(arr.ptr());
-  bool swapped = false;
-  auto d = dtype_from_numpy_descr(proxy->descr, &swapped);
-  if (!d) throw_unsupported_numpy_dtype(proxy->descr, "array returned by __array__()");
-  return ndarray_view(arr.ptr(), *d, swapped);
 }
 
 }  // namespace
@@ -386,6 +125,7 @@ ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped) {
   return v;
 }
 
+
 // --- protocols (3)-(6) -----------------------------------------------------------------------
 
 bool classify_array_protocols(PyObject* o, ArrayView* out) {
@@ -418,169 +158,6 @@ bool classify_array_protocols(PyObject* o, ArrayView* out) {
   return false;
 }
 
-namespace {
-
-/// Takes ownership of a versioned managed tensor (its deleter runs exactly once, when the
-/// last tensor sharing it dies, or now if it is refused) and views it.
-ArrayView import_versioned(dlpack::DLManagedTensorVersioned* m) {
-  DLImport in{};
-  in.owner = std::shared_ptr<void>(m, [](void* p) {
-    auto* mt = static_cast<dlpack::DLManagedTensorVersioned*>(p);
-    if (mt->deleter) mt->deleter(mt);
-  });
-  ASTENSOR_CHECK_VALUE(m->version.major == dlpack::kMajorVersion,
-                       "[as_tensor] DLPack tensor has version ", m->version.major, ".",
-                       m->version.minor, "; only major version ", dlpack::kMajorVersion,
-                       " is supported");
-  in.t = &m->dl_tensor;
-  in.read_only = (m->flags & dlpack::kFlagReadOnly) != 0;
-  return view_from_dltensor(in);
-}
-
-/// The DLPack C exchange table of a producer type (major version 1), or null. Looked up once
-/// per type; the cache holds a reference to each type so that its address is never reused.
-const dlpack::DLPackExchangeAPI* exchange_api(PyTypeObject* tp) {
-  struct Entry {
-    PyTypeObject* type;
-    const dlpack::DLPackExchangeAPI* api;
-  };
-  static Entry cache[16];
-  static int used = 0;
-  for (int i = 0; i < used; ++i)
-    if (cache[i].type == tp) return cache[i].api;
-  const dlpack::DLPackExchangeAPI* api = nullptr;
-  static PyObject* name = PyUnicode_InternFromString("__dlpack_c_exchange_api__");
-  if (PyObject* cap = _PyType_Lookup(tp, name); cap && PyCapsule_IsValid(cap, dlpack::kExchangeApiCapsule)) {
-    auto* a = static_cast<const dlpack::DLPackExchangeAPI*>(
-        PyCapsule_GetPointer(cap, dlpack::kExchangeApiCapsule));
-    for (const auto* h = a ? &a->header : nullptr; h; h = h->prev_api) {
-      if (h->version.major == dlpack::kMajorVersion) {
-        api = reinterpret_cast<const dlpack::DLPackExchangeAPI*>(h);
-        break;
-      }
-    }
-  }
-  if (used < 16) {
-    Py_INCREF(tp);
-    cache[used++] = {tp, api};
-  }
-  return api;
-}
-
-/// DLP-1 fast path: a CPU tensor through the producer's C exchange table. False when the type
-/// has none, the export fails, or the memory is not host memory (then __dlpack__ is used, so
-/// the producer can order its stream, DLP-2).
-bool import_via_exchange_api(PyObject* o, ArrayView* out) {
-  const auto* api = exchange_api(Py_TYPE(o));
-  if (!api || !api->managed_tensor_from_py_object_no_sync) return false;
-  dlpack::DLManagedTensorVersioned* m = nullptr;
-  if (api->managed_tensor_from_py_object_no_sync(o, &m) != 0 || !m) {
-    PyErr_Clear();  // __dlpack__ will report the producer's own error, if any
-    return false;
-  }
-  if (m->dl_tensor.device.device_type != dlpack::kDLCPU) {
-    if (m->deleter) m->deleter(m);
-    return false;
-  }
-  *out = import_versioned(m);
-  return true;
-}
-
-}  // namespace
-
-ArrayView import_dlpack_capsule(PyObject* capsule) {
-  const char* name = PyCapsule_GetName(capsule);
-  if (name == nullptr && PyErr_Occurred()) throw py::error_already_set();
-  const std::string_view nm = name ? name : "";
-  DLImport in{};
-  if (nm == dlpack::kCapsuleVersioned) {
-    auto* m = static_cast<dlpack::DLManagedTensorVersioned*>(PyCapsule_GetPointer(capsule, name));
-    if (!m) throw py::error_already_set();
-    // Take ownership first: from here on the deleter runs exactly once, whatever happens.
-    if (PyCapsule_SetName(capsule, dlpack::kCapsuleVersionedUsed) != 0) throw py::error_already_set();
-    return import_versioned(m);
-  } else if (nm == dlpack::kCapsuleLegacy) {
-    auto* m = static_cast<dlpack::DLManagedTensor*>(PyCapsule_GetPointer(capsule, name));
-    if (!m) throw py::error_already_set();
-    if (PyCapsule_SetName(capsule, dlpack::kCapsuleLegacyUsed) != 0) throw py::error_already_set();
-    in.owner = std::shared_ptr<void>(m, [](void* p) {
-      auto* mt = static_cast<dlpack::DLManagedTensor*>(p);
-      if (mt->deleter) mt->deleter(mt);
-    });
-    in.t = &m->dl_tensor;
-    in.read_only = false;
-  } else if (nm == dlpack::kCapsuleVersionedUsed || nm == dlpack::kCapsuleLegacyUsed) {
-    throw ValueError("[as_tensor] this DLPack capsule was already consumed (its name is '" +
-                     std::string(nm) + "'); a capsule can be imported only once");
-  } else {
-    throw TypeError("[as_tensor] cannot convert a PyCapsule named '" + std::string(nm) +
-                    "'; expected a DLPack capsule ('dltensor' or 'dltensor_versioned')");
-  }
-  return view_from_dltensor(in);
-}
-
-ArrayView import_dlpack_object(PyObject* o) {
-  const Names& n = names();
-  py::object obj = py::reinterpret_borrow<py::object>(o);
-  // DLP-2: a CUDA producer orders its pending work before the stream we name. The blocking
-  // copies of this library run on the legacy default stream (1).
-  py::object stream = py::none();
-  if (py::object dev_m = py::reinterpret_steal<py::object>(lookup_attr(o, n.dlpack_device))) {
-    py::object dev = dev_m();
-    if (!PyTuple_Check(dev.ptr()) || PyTuple_GET_SIZE(dev.ptr()) != 2)
-      throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack_device__() must return a "
-                      "(device_type, device_id) tuple (got " + short_repr(dev.ptr()) + ")");
-    int dev_type = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(dev.ptr(), 0)).cast<int>();
-    if (dev_type == dlpack::kDLCUDA || dev_type == dlpack::kDLCUDAManaged) stream = py::int_(1);
-  }
-  py::object method = obj.attr(py::handle(n.dlpack));
-  py::object capsule;
-  {
-    py::dict kw;
-    kw[py::handle(n.max_version)] = py::make_tuple(dlpack::kMajorVersion, dlpack::kMinorVersion);
-    if (!stream.is_none()) kw[py::handle(n.stream)] = stream;
-    PyObject* r = PyObject_Call(method.ptr(), py::tuple().ptr(), kw.ptr());
-    if (r) {
-      capsule = py::reinterpret_steal<py::object>(r);
-    } else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-      // A producer older than DLPack 1.0 does not know max_version: ask for a legacy capsule.
-      PyErr_Clear();
-      py::dict kw2;
-      if (!stream.is_none()) kw2[py::handle(n.stream)] = stream;
-      r = PyObject_Call(method.ptr(), py::tuple().ptr(), kw2.ptr());
-      if (!r) throw py::error_already_set();
-      capsule = py::reinterpret_steal<py::object>(r);
-    } else {
-      throw py::error_already_set();
-    }
-  }
-  if (!PyCapsule_CheckExact(capsule.ptr()))
-    throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack__() returned an object of type '" +
-                    type_name(capsule.ptr()) + "', not a PyCapsule");
-  return import_dlpack_capsule(capsule.ptr());
-}
-
-ArrayView import_cuda_array_interface(PyObject* owner, PyObject* dict) {
-  constexpr const char* iface = "__cuda_array_interface__";
-  ArrayView v;
-  parse_interface_common(dict, iface, 3, &v);
-  PyObject* data = field(dict, "data");
-  if (!data) throw TypeError(detail::str_cat("[as_tensor] ", iface, " has no 'data' field"));
-  parse_data_tuple(data, iface, &v);
-  if (PyObject* s = field(dict, "stream"); s && s != Py_None) {
-    int64_t stream = int_field(s, iface, "stream");
-    ASTENSOR_CHECK_VALUE(stream != 0, "[as_tensor] ", iface,
-                         "['stream'] = 0 is disallowed by the CUDA Array Interface v3 (use 1 "
-                         "for the legacy default stream)");
-    v.stream = static_cast<intptr_t>(stream);  // CAI-3: ordered before the consumer reads
-  }
-  validate(v);
-  // CAI-2: the device comes from the pointer. Until the CUDA backend exposes the pointer
-  // query, the current CUDA device stands in; where CUDA is absent this raises DEV-3.
-  v.device = resolve_device(Device(DeviceType::CUDA));
-  v.owner = py_owner(owner);  // the interface itself holds no reference (CAI lifetime rule)
-  return v;
-}
 
 // --- PySequenceReader: the slow half ----------------------------------------------------------
 
@@ -706,6 +283,7 @@ std::string PySequenceReader::describe(NodeRef node) {
   if (PyNumber_Check(o) || PyObject_TypeCheck(o, numpy_generic_type())) return short_repr(o);
   return "object of type '" + type_name(o) + "'";
 }
+
 
 // --- classify (ARG-4) -------------------------------------------------------------------------
 

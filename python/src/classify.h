@@ -42,6 +42,18 @@ ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped);
 /// fills *out and returns true when the object speaks one of the array protocols.
 bool classify_array_protocols(PyObject* o, ArrayView* out);
 
+/// ARR-9: __array_interface__ v3 of `o` (the dict `dict`); the exporter, and a buffer given
+/// as 'data', stay alive while the memory is shared.
+ArrayView import_array_interface(PyObject* o, PyObject* dict);
+/// ARR-9: objects with only __array__(): calls `method` and shares the ndarray it returns.
+ArrayView import_via_array_method(PyObject* o, PyObject* method);
+/// ARR-8: the buffer protocol (PyBUF_RECORDS_RO; PEP 3118 format -> dtype; no suboffsets).
+ArrayView import_buffer(PyObject* o);
+
+/// DLP-1 fast path: a CPU tensor through the producer type's DLPack C exchange table
+/// (__dlpack_c_exchange_api__). False when the type has none, the export fails, or the memory
+/// is not host memory (then __dlpack__ is used, so the producer can order its stream, DLP-2).
+bool import_via_exchange_api(PyObject* o, ArrayView* out);
 /// DLP-1: consumes a "dltensor" / "dltensor_versioned" capsule (renaming it "used_...");
 /// the producer's deleter runs once, when the last tensor sharing the memory goes away.
 ArrayView import_dlpack_capsule(PyObject* capsule);

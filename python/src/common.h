@@ -63,6 +63,12 @@ struct BufferOwner {
   }
 };
 
+/// Py_ssize_t[] (NumPy, Py_buffer) -> Dims.
+inline Dims dims_of(const ssize_t* p, int n) {
+  static_assert(sizeof(ssize_t) == sizeof(int64_t));
+  return Dims(std::span<const int64_t>(reinterpret_cast<const int64_t*>(p), static_cast<std::size_t>(n)));
+}
+
 /// The Python type name of an object, for messages ("str", "numpy.ndarray").
 std::string type_name(PyObject* o);
 /// repr(o), shortened to about 80 characters; never throws.
