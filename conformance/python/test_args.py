@@ -97,6 +97,17 @@ def test_arg3_malformed_device_value_error(impl, bad):
     assert repr(bad).strip("'") in str(e.value)
 
 
+def test_arg3_device_objects():
+    """ARG-3: astensor.Device parses, prints and compares like its string (cpu:0 is cpu)."""
+    d = astensor.Device("cuda:1")
+    assert (d.type, d.index, str(d)) == ("cuda", 1, "cuda:1")
+    assert astensor.Device("cuda", 1) == d and d == "cuda:1" and hash(d) == hash("cuda:1")
+    assert astensor.Device("cpu:0") == astensor.Device("cpu") and astensor.Device("cpu").index is None
+    assert {astensor.Device("sim:0"): 1}["sim:0"] == 1
+    with pytest.raises(ValueError, match="gpu"):
+        astensor.Device("gpu")
+
+
 def test_arg3_bad_device_type_error(impl):
     """ARG-3: a device of the wrong type is a TypeError."""
     with pytest.raises(TypeError):

@@ -46,6 +46,7 @@ from ._astensor import (  # noqa: F401
     uint64,
 )
 
+__version__ = "0.1.0"
 HAVE_IMPL = bool(_astensor._have_impl)
 
 from . import reference  # noqa: E402,F401

@@ -112,7 +112,8 @@ PYBIND11_MODULE(_astensor, m) {
         }
         return false;
       })
-      .def("__hash__", [](const Device& d) { return static_cast<int>(d.type) * 1000003 + d.index; });
+      // Equal to its string form (Device('cpu') == 'cpu'), so it hashes like it.
+      .def("__hash__", [](const Device& d) { return py::hash(py::str(d.str())); });
 
   py::class_<Node, std::shared_ptr<Node>>(m, "GradFn", "A backward function (GRAD-1).")
       .def("name", [](const Node& n) { return std::string(n.name()); })
