@@ -22,6 +22,9 @@ PyTypeObject* tensor_type();
 inline bool is_tensor(PyObject* o) { return Py_TYPE(o) == tensor_type(); }
 inline const Tensor& tensor_of(PyObject* o) { return reinterpret_cast<TensorObject*>(o)->tensor; }
 
+/// The Tensor of a Python object, checked (TypeError for anything else): for methods.
+const Tensor& self_tensor(py::handle self);
+
 /// A new Python Tensor owning a handle on `t` (new reference); null with a Python error set on
 /// allocation failure.
 PyObject* wrap_tensor(Tensor t) noexcept;
