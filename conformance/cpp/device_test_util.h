@@ -18,6 +18,10 @@
 #else
 #define DEVICE_SUITE(name) Sim##name
 #endif
+// Macros that paste their suite argument need it expanded first.
+#define ASTENSOR_EXPAND_CALL(macro, ...) macro(__VA_ARGS__)
+#define DEVICE_INSTANTIATE(prefix, suite, ...) \
+  ASTENSOR_EXPAND_CALL(INSTANTIATE_TEST_SUITE_P, prefix, DEVICE_SUITE(suite), __VA_ARGS__)
 
 namespace astensor::testing {
 
