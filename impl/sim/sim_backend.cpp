@@ -69,22 +69,33 @@ struct Alloc {
   std::size_t size = 0;      // bytes asked for
   std::size_t map_size = 0;  // bytes mapped (whole pages, at least one)
   int device = -1;           // -1: pinned host memory
-  int open = 0;              // legal accesses in progress (device memory only)
+  std::vector<uint32_t> open;  // per page: legal accesses in progress (device memory only)
+};
+
+/// A byte range of one device allocation that an operation touches.
+struct Range {
+  uintptr_t base = 0;  // the allocation; 0: none (a host side)
+  uintptr_t lo = 0, hi = 0;  // [lo, hi) absolute addresses
 };
 
 /// Every sim allocation, keyed by base address. One mutex guards the map and the
-/// protection changes, so open counts and mprotect calls stay consistent across streams.
+/// protection changes, so per-page open counts and mprotect calls stay consistent across
+/// streams. Only the pages an operation touches are opened (and for as long as it runs), so
+/// a chunked pipeline does not re-protect a whole large allocation per chunk.
 class Registry {
  public:
   void* map(std::size_t nbytes, int device) {
     const std::size_t ps = page_size();
     const std::size_t map_size = std::max<std::size_t>(ps, (nbytes + ps - 1) / ps * ps);
-    const int prot = device >= 0 ? PROT_NONE : PROT_READ | PROT_WRITE;
-    void* p = mmap(nullptr, map_size, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Pre-faulted (MAP_POPULATE) like real device memory, then closed to the host.
+    void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     ASTENSOR_CHECK(p != MAP_FAILED, "[sim] out of memory allocating ", nbytes, " bytes",
                    device >= 0 ? " on sim:" : " of pinned host memory", device >= 0 ? std::to_string(device) : "");
+    if (device >= 0) mprotect(p, map_size, PROT_NONE);
+    Alloc a{nbytes, map_size, device, {}};
+    if (device >= 0) a.open.assign(map_size / ps, 0);
     std::lock_guard<std::mutex> g(m_);
-    allocs_[reinterpret_cast<uintptr_t>(p)] = Alloc{nbytes, map_size, device, 0};
+    allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
     return p;
   }
 
@@ -98,28 +109,30 @@ class Registry {
     return true;
   }
 
-  /// The allocation holding [p, p + n), or nullopt-like {0, {}}.
-  std::pair<uintptr_t, Alloc> find(const void* p, std::size_t n) {
+  struct Found {
+    uintptr_t base = 0;
+    std::size_t size = 0;
+    int device = -1;
+  };
+  /// The allocation holding [p, p + n), or base == 0.
+  Found find(const void* p, std::size_t n) {
     std::lock_guard<std::mutex> g(m_);
-    return find_locked(reinterpret_cast<uintptr_t>(p), n);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    auto it = allocs_.upper_bound(a);
+    if (it == allocs_.begin()) return {};
+    --it;
+    const uintptr_t base = it->first;
+    const std::size_t size = it->second.size;
+    // n > 0: the range lies inside the asked-for size; n == 0: p points into the mapping's
+    // first max(size, 1) bytes (a zero-byte allocation still owns its base address).
+    if (n > 0 ? (a >= base && a + n <= base + size) : (a >= base && a < base + std::max<std::size_t>(size, 1)))
+      return {base, size, it->second.device};
+    return {};
   }
 
-  /// Opens the pages of the allocation at `base` for a legal access; false if it is gone.
-  bool open(uintptr_t base) {
-    std::lock_guard<std::mutex> g(m_);
-    auto it = allocs_.find(base);
-    if (it == allocs_.end()) return false;
-    if (it->second.open++ == 0)
-      mprotect(reinterpret_cast<void*>(base), it->second.map_size, PROT_READ | PROT_WRITE);
-    return true;
-  }
-  void close(uintptr_t base) {
-    std::lock_guard<std::mutex> g(m_);
-    auto it = allocs_.find(base);
-    if (it == allocs_.end()) return;
-    if (--it->second.open == 0)
-      mprotect(reinterpret_cast<void*>(base), it->second.map_size, PROT_NONE);
-  }
+  /// Opens the pages of `r` for a legal access; false if the allocation is gone.
+  bool open(const Range& r) { return change(r, +1); }
+  void close(const Range& r) { change(r, -1); }
 
   std::size_t live() {
     std::lock_guard<std::mutex> g(m_);
@@ -127,46 +140,60 @@ class Registry {
   }
 
  private:
-  std::pair<uintptr_t, Alloc> find_locked(uintptr_t p, std::size_t n) {
-    auto it = allocs_.upper_bound(p);
-    if (it == allocs_.begin()) return {0, {}};
-    --it;
-    const uintptr_t base = it->first;
-    // n > 0: the range lies inside the asked-for size; n == 0: p points into the mapping's
-    // first max(size, 1) bytes (a zero-byte allocation still owns its base address).
-    const std::size_t size = it->second.size;
-    if (n > 0 ? (p >= base && p + n <= base + size) : (p >= base && p < base + std::max<std::size_t>(size, 1)))
-      return {base, it->second};
-    return {0, {}};
+  bool change(const Range& r, int delta) {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = allocs_.find(r.base);
+    if (it == allocs_.end()) return false;
+    if (r.hi <= r.lo) return true;
+    const std::size_t ps = page_size();
+    const std::size_t first = (r.lo - r.base) / ps, last = (r.hi - 1 - r.base) / ps;
+    auto& cnt = it->second.open;
+    // Protection changes for runs of pages whose count crosses zero.
+    std::size_t run = SIZE_MAX;
+    auto flush = [&](std::size_t end) {
+      if (run == SIZE_MAX) return;
+      mprotect(reinterpret_cast<void*>(r.base + run * ps), (end - run) * ps,
+               delta > 0 ? PROT_READ | PROT_WRITE : PROT_NONE);
+      run = SIZE_MAX;
+    };
+    for (std::size_t pg = first; pg <= last; ++pg) {
+      const bool crosses = delta > 0 ? cnt[pg]++ == 0 : --cnt[pg] == 0;
+      if (crosses && run == SIZE_MAX) run = pg;
+      if (!crosses) flush(pg);
+    }
+    flush(last + 1);
+    return true;
   }
 
   std::mutex m_;
   std::map<uintptr_t, Alloc> allocs_;
 };
 
-/// Opens device allocations for the scope of one legal operation (the OpenReg
-/// ScopedMemoryProtector). Throws when one was freed while the operation was queued.
+/// Opens device memory for the scope of one legal operation (the OpenReg
+/// ScopedMemoryProtector). Throws when an allocation was freed while the operation was queued.
 class OpenScope {
  public:
-  OpenScope(Registry& r, std::initializer_list<uintptr_t> bases) : r_(r) {
-    for (uintptr_t b : bases) {
-      if (b == 0 || std::find(open_.begin(), open_.end(), b) != open_.end()) continue;
-      if (!r_.open(b)) {
+  OpenScope(Registry& r, std::initializer_list<Range> ranges) : r_(r) {
+    for (const Range& g : ranges) {
+      if (g.base == 0) continue;
+      if (!r_.open(g)) {
         release();
         throw RuntimeError("[sim] device memory was freed while an operation on it was queued");
       }
-      open_.push_back(b);
+      open_.push_back(g);
     }
   }
   ~OpenScope() { release(); }
+  OpenScope(const OpenScope&) = delete;
+  OpenScope& operator=(const OpenScope&) = delete;
 
  private:
   void release() {
-    for (uintptr_t b : open_) r_.close(b);
+    for (const Range& g : open_) r_.close(g);
     open_.clear();
   }
   Registry& r_;
-  std::vector<uintptr_t> open_;
+  std::vector<Range> open_;
 };
 
 // --- streams and events ----------------------------------------------------------------------
@@ -276,7 +303,7 @@ class SimBackend final : public Backend {
     // Ordered after queued work, as cudaMemcpy on the legacy default stream.
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
-    OpenScope open(reg_, {c.src_base, c.dst_base});
+    OpenScope open(reg_, {c.src, c.dst});
     std::memcpy(dst, src, nbytes);
   }
 
@@ -286,10 +313,10 @@ class SimBackend final : public Backend {
       std::fprintf(stderr, "astensor: [sim] free_pinned of unknown pointer %p\n", ptr);
   }
   PointerInfo pointer_info(const void* ptr) override {
-    auto [base, a] = reg_.find(ptr, 0);
-    if (!base) return {};
-    if (a.device < 0) return {MemoryKind::Pinned, Device::cpu()};
-    return {MemoryKind::Device, Device(DeviceType::Sim, a.device)};
+    const auto f = reg_.find(ptr, 0);
+    if (!f.base) return {};
+    if (f.device < 0) return {MemoryKind::Pinned, Device::cpu()};
+    return {MemoryKind::Device, Device(DeviceType::Sim, f.device)};
   }
 
   // Streams.
@@ -396,7 +423,7 @@ class SimBackend final : public Backend {
                    src_device.str(), " -> ", dst_device.str(), " does not involve");
     Registry* reg = &reg_;
     s->enqueue([reg, c, dst, src, nbytes] {
-      OpenScope open(*reg, {c.src_base, c.dst_base});
+      OpenScope open(*reg, {c.src, c.dst});
       std::memcpy(dst, src, nbytes);
     });
   }
@@ -414,8 +441,9 @@ class SimBackend final : public Backend {
     std::pair<int64_t, int64_t> dext{0, k.count * int64_t(itemsize(k.dst_dtype))};
     if (!k.dst_strides.empty())
       dext = transfer::byte_extent(k.shape.span(), k.dst_strides.span(), itemsize(k.dst_dtype));
-    const uintptr_t sb = device_base(static_cast<const char*>(k.src) + slo, shi - slo, device, "kernel source");
-    const uintptr_t db = device_base(static_cast<char*>(k.dst) + dext.first, dext.second - dext.first, device, "kernel destination");
+    const Range sb = device_range(static_cast<const char*>(k.src) + slo, shi - slo, device, "kernel source");
+    const Range db = device_range(static_cast<char*>(k.dst) + dext.first, dext.second - dext.first, device,
+                                  "kernel destination");
     counters_.kernel_launches.fetch_add(1, std::memory_order_relaxed);
     counters_.kernel_elements.fetch_add(static_cast<uint64_t>(k.count), std::memory_order_relaxed);
     Registry* reg = &reg_;
@@ -465,7 +493,7 @@ class SimBackend final : public Backend {
 
  private:
   struct Checked {
-    uintptr_t src_base = 0, dst_base = 0;  // device allocations to open (0: host side)
+    Range src, dst;  // device memory to open (base 0: a host side)
   };
 
   static void check_device(int device, const char* op) {
@@ -473,12 +501,13 @@ class SimBackend final : public Backend {
                    " does not exist (found ", kDeviceCount, " sim devices)");
   }
 
-  /// The base of the device allocation of `device` holding [p, p + n); RuntimeError otherwise.
-  uintptr_t device_base(const void* p, int64_t n, int device, const char* what) {
-    auto [base, a] = reg_.find(p, static_cast<std::size_t>(n));
-    ASTENSOR_CHECK(base != 0 && a.device == device, "[sim] ", what, " [", p, ", +", n,
+  /// [p, p + n) inside a device allocation of `device`; RuntimeError otherwise.
+  Range device_range(const void* p, int64_t n, int device, const char* what) {
+    const auto f = reg_.find(p, static_cast<std::size_t>(n));
+    ASTENSOR_CHECK(f.base != 0 && f.device == device, "[sim] ", what, " [", p, ", +", n,
                    ") is not memory of sim:", device);
-    return base;
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+    return {f.base, lo, lo + static_cast<uintptr_t>(n)};
   }
 
   /// Checks the pointers against the devices, counts the bytes per link, and returns the
@@ -490,16 +519,16 @@ class SimBackend final : public Backend {
     ASTENSOR_CHECK(!(src_device.is_cpu() && dst_device.is_cpu()), "[sim] copy between two host buffers");
     bool pinned_host = true;
     auto host_side = [&](const void* p, const char* what) {
-      auto [base, a] = reg_.find(p, 0);
-      ASTENSOR_CHECK(!(base && a.device >= 0), "[sim] ", what, " ", p,
+      const auto f = reg_.find(p, 0);
+      ASTENSOR_CHECK(!(f.base && f.device >= 0), "[sim] ", what, " ", p,
                      " is sim device memory, not host memory");
-      auto [pb, pa] = reg_.find(p, nbytes);
-      pinned_host = pb != 0 && pa.device < 0;
+      const auto pf = reg_.find(p, nbytes);
+      pinned_host = pf.base != 0 && pf.device < 0;
     };
     if (src_device.is_cpu()) host_side(src, "copy source");
-    else c.src_base = device_base(src, n, src_device.index, "copy source");
+    else c.src = device_range(src, n, src_device.index, "copy source");
     if (dst_device.is_cpu()) host_side(dst, "copy destination");
-    else c.dst_base = device_base(dst, n, dst_device.index, "copy destination");
+    else c.dst = device_range(dst, n, dst_device.index, "copy destination");
     Link link = src_device.is_cpu()   ? Link::H2D
                 : dst_device.is_cpu() ? Link::D2H
                 : src_device == dst_device ? Link::D2D
