@@ -418,3 +418,26 @@ TEST(DEVICE_SUITE(PinnedPool), TheSharedPoolIsReusedAcrossTransfers) {  // perf-
   EXPECT_GT(after.hits, before.hits);
   EXPECT_EQ(after.in_use_blocks, 0u);
 }
+
+TEST(DEVICE_SUITE(TransferDevices), NothingLeaksAcrossPaths) {  // SEQ-6 "nothing is left allocated"
+  if (!testing_sim()) GTEST_SKIP() << "sim counts its live mappings; CUDA has no such count";
+  std::vector<double> src(20000, 0.5);
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float64, {100, 200});
+  ArrayView t = v;
+  t.shape = {200, 100};
+  t.byte_strides = {8, 1600};
+  auto all_paths = [&] {
+    for (DType to : {DType::float64, DType::float32, DType::complex128}) {
+      Tensor d = transfer::to_device(t, to, test_device(0), small_chunks(8192));
+      transfer::to_host(view_of(d), DType::float16, small_chunks(8192));
+      transfer::device_to_device(view_of(d), DType::int8, test_device(0));
+      transfer::device_to_device(view_of(d), DType::float64, test_device(1));
+    }
+  };
+  all_paths();  // warms the pinned pool
+  const auto storages = storage_stats().live_allocations;
+  const std::size_t mappings = sim::live_allocations();
+  all_paths();
+  EXPECT_EQ(storage_stats().live_allocations, storages);
+  EXPECT_EQ(sim::live_allocations(), mappings);
+}

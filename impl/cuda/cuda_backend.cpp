@@ -83,6 +83,10 @@ class CudaBackend final : public Backend {
     if (!nbytes) return;
     ASTENSOR_RANGE("copy_sync");
     count(dst, dst_device, src, src_device, nbytes);
+    // Our streams are non-blocking, so the legacy-stream cudaMemcpy would not wait for them:
+    // order the copy after the involved devices' queued work explicitly (the contract).
+    if (!src_device.is_cpu()) synchronize_device(src_device.index);
+    if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
     // Unified addressing: the runtime knows where each pointer lives.
     ASTENSOR_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDefault));
   }

@@ -1,6 +1,7 @@
 #include "impl/transfer/pinned_pool.h"
 
 #include <bit>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "core/trace.h"
@@ -96,7 +97,13 @@ PinnedPool& pinned_pool(DeviceType type) {
   static PinnedPool* pools[kNumDeviceTypes] = {};
   static std::once_flag once[kNumDeviceTypes];
   const int i = static_cast<int>(type);
-  std::call_once(once[i], [&] { pools[i] = new PinnedPool(backend(type)); });
+  std::call_once(once[i], [&] {
+    // The cache bound: ASTENSOR_PINNED_POOL_MB (default 256 MiB).
+    std::size_t bound = PinnedPool::kDefaultMaxCached;
+    if (const char* e = std::getenv("ASTENSOR_PINNED_POOL_MB"); e && *e)
+      bound = static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20;
+    pools[i] = new PinnedPool(backend(type), bound);
+  });
   return *pools[i];
 }
 

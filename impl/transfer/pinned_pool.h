@@ -85,7 +85,8 @@ class PinnedPool {
   Stats stats_;
 };
 
-/// The process-wide pool of a device type's backend: created on first use, never per call.
+/// The process-wide pool of a device type's backend: created on first use, never per call;
+/// its cache bound is ASTENSOR_PINNED_POOL_MB (MiB) when set, else kDefaultMaxCached.
 PinnedPool& pinned_pool(DeviceType type);
 
 }  // namespace astensor::transfer

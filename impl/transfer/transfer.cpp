@@ -120,11 +120,13 @@ Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const Tra
     else p.cast_site = dz > sz ? CastSite::Device : CastSite::Host;
     p.link_dtype = p.cast_site == CastSite::Device ? src.dtype : dtype;
     if (cast) {
+      const char* kind = dz > sz ? "widening" : dz < sz ? "narrowing" : "same-size";
+      const char* forced = opt.force_cast_site ? " (placement forced)" : "";
       why = p.cast_site == CastSite::Device
-                ? detail::str_cat(dz > sz ? "widening" : "", " cast ", name(src.dtype), "->", name(dtype),
-                                  ": transfer the narrow type, cast on the device")
-                : detail::str_cat(dz < sz ? "narrowing" : "same-size", " cast ", name(src.dtype), "->", name(dtype),
-                                  ": cast on the host while staging");
+                ? detail::str_cat(kind, " cast ", name(src.dtype), "->", name(dtype),
+                                  ": transfer the source type, cast on the device", forced)
+                : detail::str_cat(kind, " cast ", name(src.dtype), "->", name(dtype),
+                                  ": cast on the host while staging", forced);
     }
     Backend& be = backend(device.type);
     p.direct = !p.byteswap && P.ordered.dense && p.cast_site != CastSite::Host && p.numel > 0 &&
@@ -398,7 +400,7 @@ Tensor run_device_to_device(const ArrayView& src, const Planned& P) {
   const TransferPlan& p = P.plan;
   const Device a = src.device, b = p.dst_device;
   Backend& be = backend(b.type);
-  const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype), sz = itemsize(p.src_dtype);
+  const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
   auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, b);
   if (p.numel == 0) return make_result(out, src, p);
   StreamHandle sa = be.current_stream(a.index);
@@ -433,7 +435,7 @@ Tensor run_device_to_device(const ArrayView& src, const Planned& P) {
     be.copy_async(tmp_b->data(), b, crossing, a, static_cast<std::size_t>(p.numel) * lz, sb);
     be.launch_cast(b.index, contiguous_kernel(tmp_b->data(), p.link_dtype, out->data(), p.dst_dtype, p.numel), sb);
   } else {
-    be.copy_async(out->data(), b, crossing, a, static_cast<std::size_t>(p.numel) * (cast_on_src ? dz : sz), sb);
+    be.copy_async(out->data(), b, crossing, a, static_cast<std::size_t>(p.numel) * lz, sb);  // lz == dz here
   }
   guard_b.finish();
   guard_a.finish();
