@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <random>
 
@@ -14,6 +15,7 @@
 #include "core/cast.h"
 #include "core/error.h"
 #include "impl/sim/sim.h"
+#include "impl/transfer/host_threads.h"
 #include "impl/transfer/pinned_pool.h"
 #include "impl/transfer/transfer.h"
 
@@ -440,4 +442,21 @@ TEST(DEVICE_SUITE(TransferDevices), NothingLeaksAcrossPaths) {  // SEQ-6 "nothin
   all_paths();
   EXPECT_EQ(storage_stats().live_allocations, storages);
   EXPECT_EQ(sim::live_allocations(), mappings);
+}
+
+TEST(DEVICE_SUITE(HostThreads), RunsEveryTaskOnceAndRethrows) {
+  auto& pool = transfer::HostThreads::instance();
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::atomic<int>> hits(257);
+    pool.run(257, [&](int i) { hits[static_cast<std::size_t>(i)].fetch_add(1); });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "round " << round;
+  }
+  EXPECT_THROW(pool.run(50, [](int i) {
+    if (i == 17) throw ValueError("task 17");
+  }),
+               ValueError);
+  // Still usable after a failure.
+  std::atomic<int> n{0};
+  pool.run(10, [&](int) { ++n; });
+  EXPECT_EQ(n.load(), 10);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -58,8 +59,10 @@ struct HostThreads::Impl {
 HostThreads& HostThreads::instance() {
   // Leaked on purpose: the workers stay parked until the process exits.
   static HostThreads* pool = [] {
-    const unsigned hw = std::thread::hardware_concurrency();
-    return new HostThreads(static_cast<int>(std::clamp(hw, 1u, 4u)));
+    unsigned n = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    if (const char* e = std::getenv("ASTENSOR_TRANSFER_THREADS"); e && std::atoi(e) > 0)
+      n = static_cast<unsigned>(std::min(std::atoi(e), 64));
+    return new HostThreads(static_cast<int>(n));
   }();
   return *pool;
 }

@@ -10,7 +10,8 @@ namespace astensor::transfer {
 
 class HostThreads {
  public:
-  /// The process-wide pool: min(hardware threads, 4) threads including the caller.
+  /// The process-wide pool: min(hardware threads, 4) threads including the caller, or
+  /// ASTENSOR_TRANSFER_THREADS when set.
   static HostThreads& instance();
 
   /// Runs fn(0) .. fn(tasks - 1), on up to `max_threads` threads (0: all), and returns when
