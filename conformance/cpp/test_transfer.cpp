@@ -460,3 +460,28 @@ TEST(DEVICE_SUITE(HostThreads), RunsEveryTaskOnceAndRethrows) {
   pool.run(10, [&](int) { ++n; });
   EXPECT_EQ(n.load(), 10);
 }
+
+TEST(DEVICE_SUITE(TransferDevices), ByteswappedDeviceSources) {  // ARR-4, CAI-1 typestr ">f4"
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  HostArray a = make_array(DType::float32, 30, 40, Layout::Contiguous, true, 5);
+  const std::size_t n = 30 * 40 * 4;
+  void* d = be.allocate(0, n);
+  be.copy_sync(d, test_device(0), a.view.data, Device::cpu(), n);
+  ArrayView dv = ArrayView::contiguous(d, DType::float32, {30, 40}, nullptr, false, test_device(0));
+  dv.byteswapped = true;
+  ArrayView dt = dv;  // transposed too
+  dt.shape = {40, 30};
+  dt.byte_strides = {4, 160};
+  for (const ArrayView* v : {&dv, &dt}) {
+    for (DType to : {DType::float32, DType::float64, DType::float16}) {
+      expect_same_tensor(transfer::to_host(*v, to), copy_plain(*v, to, Device::cpu()),
+                         std::string("d2h swapped ") + name(to));
+      auto plan = transfer::describe_transfer(*v, to, test_device(0));
+      EXPECT_TRUE(plan.via_host) << plan.str();
+      expect_same_tensor(transfer::device_to_device(*v, to, test_device(0)), copy_plain(*v, to, test_device(0)),
+                         std::string("d2d swapped ") + name(to));
+    }
+  }
+  be.deallocate(0, d);
+}
