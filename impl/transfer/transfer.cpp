@@ -1,7 +1,10 @@
 #include "impl/transfer/transfer.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -206,19 +209,34 @@ class SyncGuard {
 /// queued on it has finished.
 struct Slot {
   PinnedLease host;
-  Event done;
+  Event done;       // on the copy stream, after the copy that reads or writes `host`
+  Event cast_done;  // on the cast stream, after the kernel that used the device scratch slot
   bool used = false;
+  bool cast_used = false;
 };
 
-std::vector<Slot> make_ring(Backend& be, int device, int slots, std::size_t slot_bytes) {
+std::vector<Slot> make_ring(Backend& be, int device, int slots, std::size_t slot_bytes, bool with_casts) {
   ASTENSOR_RANGE("staging_ring_acquire");
   std::vector<Slot> ring(static_cast<std::size_t>(slots));
   PinnedPool& pool = pinned_pool(be.type());
   for (Slot& s : ring) {
     s.host = pool.acquire(slot_bytes);
     s.done = Event(be, device);
+    if (with_casts) s.cast_done = Event(be, device);
   }
   return ring;
+}
+
+/// The stream the pipeline's device casts run on, so a chunk's kernel overlaps the next
+/// chunk's copy (copy engine and SMs work at once). One per device, made once, never freed.
+StreamHandle cast_stream(Backend& be, int device) {
+  static std::mutex m;
+  static std::map<std::pair<int, int>, StreamHandle> streams;
+  std::lock_guard<std::mutex> g(m);
+  auto key = std::make_pair(static_cast<int>(be.type()), device);
+  auto it = streams.find(key);
+  if (it == streams.end()) it = streams.emplace(key, be.create_stream(device)).first;
+  return it->second;
 }
 
 /// Waits until the slot's previous use has finished (the event guarding reuse).
@@ -315,34 +333,42 @@ Tensor run_to_device(const ArrayView& src, const Planned& P, const TransferOptio
   }
 
   const int64_t ce = P.chunk_elems;
+  const bool device_cast = p.cast_site == CastSite::Device;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
-  if (p.cast_site == CastSite::Device)
-    scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
-  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz);
-  SyncGuard guard(be, s);  // destroyed before the ring and scratch: they outlive queued work
+  if (device_cast) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
+  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, device_cast);
+  StreamHandle k = device_cast ? cast_stream(be, dev.index) : nullptr;
+  // Destroyed before the ring and scratch: they outlive the queued work.
+  SyncGuard guard(be, s);
+  std::optional<SyncGuard> guard_k;
+  if (device_cast) guard_k.emplace(be, k);
   for (int64_t c = 0; c < p.chunks; ++c) {
     Slot& slot = ring[static_cast<std::size_t>(c % p.slots)];
     const int64_t start = c * ce, n = std::min(ce, p.numel - start);
-    wait_slot(slot);
+    wait_slot(slot);  // the previous copy out of this pinned slot has finished
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
       run_host_parallel(ordered_kernel(src, P.ordered, slot.host.data(), p.link_dtype, start, n), p.byteswap,
                         opt.host_threads);
     }
-    {
-      ASTENSOR_RANGE("enqueue_h2d");
-      if (p.cast_site == CastSite::Device) {
-        char* dscr = static_cast<char*>(scratch->data()) + (c % p.slots) * ce * int64_t(lz);
-        be.copy_async(dscr, dev, slot.host.data(), Device::cpu(), static_cast<std::size_t>(n) * lz, s);
-        be.launch_cast(dev.index, contiguous_kernel(dscr, p.link_dtype, out_p + start * int64_t(dz), p.dst_dtype, n), s);
-      } else {
-        be.copy_async(out_p + start * int64_t(dz), dev, slot.host.data(), Device::cpu(),
-                      static_cast<std::size_t>(n) * lz, s);
-      }
+    ASTENSOR_RANGE("enqueue_h2d");
+    if (device_cast) {
+      char* dscr = static_cast<char*>(scratch->data()) + (c % p.slots) * ce * int64_t(lz);
+      if (slot.cast_used) slot.cast_done.block(s);  // the kernel reading this scratch slot is done
+      be.copy_async(dscr, dev, slot.host.data(), Device::cpu(), static_cast<std::size_t>(n) * lz, s);
       slot.done.record(s);
-      slot.used = true;
+      slot.done.block(k);  // the kernel runs after its chunk has landed
+      be.launch_cast(dev.index, contiguous_kernel(dscr, p.link_dtype, out_p + start * int64_t(dz), p.dst_dtype, n), k);
+      slot.cast_done.record(k);
+      slot.cast_used = true;
+    } else {
+      be.copy_async(out_p + start * int64_t(dz), dev, slot.host.data(), Device::cpu(),
+                    static_cast<std::size_t>(n) * lz, s);
+      slot.done.record(s);
     }
+    slot.used = true;
   }
+  if (guard_k) guard_k->finish();
   guard.finish();
   return make_result(out, src, p);
 }
@@ -362,8 +388,12 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
   const int64_t ce = P.chunk_elems;
   std::shared_ptr<Storage> scratch;
   if (kernel) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
-  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz);
+  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, kernel);
+  StreamHandle k = kernel ? cast_stream(be, dev.index) : nullptr;
+  if (kernel && src.stream) wait_producer(be, src, k);
   SyncGuard guard(be, s);
+  std::optional<SyncGuard> guard_k;
+  if (kernel) guard_k.emplace(be, k);
 
   auto issue = [&](int64_t c) {
     ASTENSOR_RANGE("enqueue_d2h");
@@ -372,7 +402,10 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
     const void* from = static_cast<const char*>(src.data) + start * int64_t(lz);  // dense source
     if (kernel) {
       char* dscr = static_cast<char*>(scratch->data()) + (c % p.slots) * ce * int64_t(lz);
-      be.launch_cast(dev.index, ordered_kernel(src, P.ordered, dscr, p.link_dtype, start, n), s);
+      if (slot.used) slot.done.block(k);  // the copy out of this scratch slot is done
+      be.launch_cast(dev.index, ordered_kernel(src, P.ordered, dscr, p.link_dtype, start, n), k);
+      slot.cast_done.record(k);
+      slot.cast_done.block(s);  // the copy runs after its chunk is ready
       from = dscr;
     }
     be.copy_async(slot.host.data(), Device::cpu(), from, dev, static_cast<std::size_t>(n) * lz, s);
@@ -391,6 +424,7 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
     }
     if (c + p.slots < p.chunks) issue(c + p.slots);
   }
+  if (guard_k) guard_k->finish();
   guard.finish();
   return make_result(out, src, p);
 }
