@@ -33,6 +33,8 @@ namespace {
 
 void* Backend::allocate_pinned(std::size_t) { unsupported(*this, "pinned memory"); }
 void Backend::free_pinned(void*) noexcept {}
+void Backend::register_host(void*, std::size_t) { unsupported(*this, "register_host"); }
+void Backend::unregister_host(void*) noexcept {}
 PointerInfo Backend::pointer_info(const void*) { return {}; }
 StreamHandle Backend::create_stream(int) { unsupported(*this, "create_stream"); }
 void Backend::destroy_stream(int, StreamHandle) noexcept {}

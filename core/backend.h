@@ -107,6 +107,12 @@ class Backend {
   /// through the caching pool (impl/transfer/pinned_pool.h), never per transfer.
   virtual void* allocate_pinned(std::size_t nbytes);
   virtual void free_pinned(void* ptr) noexcept;
+  /// Page-locks an existing host buffer (cudaHostRegister) so copies from it go straight to
+  /// the copy engine; pointer_info() then reports it Pinned. Costly (perf-anchors §2.3):
+  /// worth it only for buffers that are transferred again and again. RuntimeError when the
+  /// range overlaps memory the backend already knows.
+  virtual void register_host(void* ptr, std::size_t nbytes);
+  virtual void unregister_host(void* ptr) noexcept;
   /// Which memory `ptr` is (host pageable, pinned, or which device's).
   virtual PointerInfo pointer_info(const void* ptr);
 
@@ -266,6 +272,36 @@ class PinnedBlock {
   Backend* be_ = nullptr;
   void* p_ = nullptr;
   std::size_t n_ = 0;
+};
+
+/// A host buffer registered (page-locked) for the owner's lifetime; the buffer must outlive it.
+class HostRegistration {
+ public:
+  HostRegistration() = default;
+  HostRegistration(Backend& be, void* ptr, std::size_t nbytes) : be_(&be), p_(ptr) {
+    be.register_host(ptr, nbytes);
+  }
+  HostRegistration(HostRegistration&& o) noexcept { *this = std::move(o); }
+  HostRegistration& operator=(HostRegistration&& o) noexcept {
+    if (this != &o) {
+      reset();
+      be_ = std::exchange(o.be_, nullptr);
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  HostRegistration(const HostRegistration&) = delete;
+  HostRegistration& operator=(const HostRegistration&) = delete;
+  ~HostRegistration() { reset(); }
+  void reset() noexcept {
+    if (be_) be_->unregister_host(p_);
+    be_ = nullptr;
+    p_ = nullptr;
+  }
+
+ private:
+  Backend* be_ = nullptr;
+  void* p_ = nullptr;
 };
 
 }  // namespace astensor

@@ -485,3 +485,26 @@ TEST(DEVICE_SUITE(TransferDevices), ByteswappedDeviceSources) {  // ARR-4, CAI-1
   }
   be.deallocate(0, d);
 }
+
+TEST(DEVICE_SUITE(TransferPlan), RegisteredHostBuffersAreCopiedDirectly) {  // perf-anchors §2.3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  std::vector<int16_t> buf(50000);
+  for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<int16_t>(i * 3);
+  ArrayView v = ArrayView::contiguous(buf.data(), DType::int16, {50000});
+  EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).staged);
+  {
+    HostRegistration reg(be, buf.data(), buf.size() * 2);
+    EXPECT_EQ(be.pointer_info(buf.data() + 100).kind, MemoryKind::Pinned);
+    auto plan = transfer::describe_transfer(v, DType::int16, test_device(0));
+    EXPECT_TRUE(plan.direct) << plan.str();
+    be.reset_counters();
+    Tensor t = transfer::to_device(v, DType::float32, test_device(0));  // widening: direct + device cast
+    EXPECT_EQ(be.counters().copies[int(Link::H2D)], 1u);
+    EXPECT_EQ(be.counters().pinned_bytes[int(Link::H2D)], 100000u);
+    expect_same_tensor(t, copy_plain(v, DType::float32, test_device(0)), "registered i16->f32");
+    if (testing_sim()) EXPECT_THROW(HostRegistration(be, buf.data() + 10, 8), RuntimeError) << "overlap";
+  }
+  EXPECT_EQ(be.pointer_info(buf.data()).kind, MemoryKind::Unregistered);
+  EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).staged);
+}

@@ -101,6 +101,13 @@ class CudaBackend final : public Backend {
   void free_pinned(void* ptr) noexcept override {
     if (ptr) ASTENSOR_CUDA_CHECK_NOEXCEPT(cudaFreeHost(ptr));
   }
+  void register_host(void* ptr, std::size_t nbytes) override {
+    ASTENSOR_RANGE("cudaHostRegister");
+    ASTENSOR_CUDA_CHECK(cudaHostRegister(ptr, nbytes, cudaHostRegisterPortable));
+  }
+  void unregister_host(void* ptr) noexcept override {
+    if (ptr) ASTENSOR_CUDA_CHECK_NOEXCEPT(cudaHostUnregister(ptr));
+  }
   PointerInfo pointer_info(const void* ptr) override {
     if (device_count() == 0 || ptr == nullptr) return {};
     cudaPointerAttributes a{};

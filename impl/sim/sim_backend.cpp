@@ -68,9 +68,13 @@ void maybe_delay() {
 struct Alloc {
   std::size_t size = 0;      // bytes asked for
   std::size_t map_size = 0;  // bytes mapped (whole pages, at least one)
-  int device = -1;           // -1: pinned host memory
+  int device = -1;           // >= 0: device memory; kPinned: mapped pinned; kRegistered: a user's
+                             // host buffer registered as pinned (not ours to unmap)
   std::vector<uint32_t> open;  // per page: legal accesses in progress (device memory only)
 };
+
+constexpr int kPinned = -1;
+constexpr int kRegistered = -2;
 
 /// A byte range of one device allocation that an operation touches.
 struct Range {
@@ -99,12 +103,35 @@ class Registry {
     return p;
   }
 
-  /// Unmaps; false when `p` is not the base of a live allocation of that kind.
-  bool unmap(void* p, int device_or_pinned) {
+  /// Unmaps; false when `p` is not the base of a live allocation of that kind (`device`:
+  /// any index >= 0 for device memory, or kPinned).
+  bool unmap(void* p, int device) {
     std::lock_guard<std::mutex> g(m_);
     auto it = allocs_.find(reinterpret_cast<uintptr_t>(p));
-    if (it == allocs_.end() || (device_or_pinned < 0) != (it->second.device < 0)) return false;
+    if (it == allocs_.end() || it->second.device == kRegistered || (device < 0) != (it->second.device < 0))
+      return false;
     munmap(p, it->second.map_size);
+    allocs_.erase(it);
+    return true;
+  }
+
+  /// Records a user's host buffer as pinned; false when it overlaps a known allocation.
+  bool add_registered(void* p, std::size_t n) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    std::lock_guard<std::mutex> g(m_);
+    auto next = allocs_.lower_bound(a);
+    if (next != allocs_.end() && next->first < a + std::max<std::size_t>(n, 1)) return false;
+    if (next != allocs_.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + std::max(prev->second.size, prev->second.map_size) > a) return false;
+    }
+    allocs_[a] = Alloc{n, 0, kRegistered, {}};
+    return true;
+  }
+  bool remove_registered(void* p) {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = allocs_.find(reinterpret_cast<uintptr_t>(p));
+    if (it == allocs_.end() || it->second.device != kRegistered) return false;
     allocs_.erase(it);
     return true;
   }
@@ -309,8 +336,17 @@ class SimBackend final : public Backend {
 
   void* allocate_pinned(std::size_t nbytes) override { return reg_.map(nbytes, -1); }
   void free_pinned(void* ptr) noexcept override {
-    if (ptr && !reg_.unmap(ptr, -1))
+    if (ptr && !reg_.unmap(ptr, kPinned))
       std::fprintf(stderr, "astensor: [sim] free_pinned of unknown pointer %p\n", ptr);
+  }
+  void register_host(void* ptr, std::size_t nbytes) override {
+    ASTENSOR_CHECK(ptr != nullptr && nbytes > 0, "[sim] register_host: empty buffer");
+    ASTENSOR_CHECK(reg_.add_registered(ptr, nbytes), "[sim] register_host: [", ptr, ", +", nbytes,
+                   ") overlaps memory sim already knows");
+  }
+  void unregister_host(void* ptr) noexcept override {
+    if (ptr && !reg_.remove_registered(ptr))
+      std::fprintf(stderr, "astensor: [sim] unregister_host of unknown pointer %p\n", ptr);
   }
   PointerInfo pointer_info(const void* ptr) override {
     const auto f = reg_.find(ptr, 0);
