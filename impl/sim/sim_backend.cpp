@@ -91,6 +91,20 @@ class Registry {
   void* map(std::size_t nbytes, int device) {
     const std::size_t ps = page_size();
     const std::size_t map_size = std::max<std::size_t>(ps, (nbytes + ps - 1) / ps * ps);
+    if (device >= 0) {
+      // A cached mapping of the same size (already PROT_NONE, every page closed).
+      std::lock_guard<std::mutex> g(m_);
+      auto it = cache_.find({device, map_size});
+      if (it != cache_.end()) {
+        void* p = it->second;
+        cache_.erase(it);
+        cached_bytes_ -= map_size;
+        Alloc a{nbytes, map_size, device, {}};
+        a.open.assign(map_size / ps, 0);
+        allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
+        return p;
+      }
+    }
     // Pre-faulted (MAP_POPULATE) like real device memory, then closed to the host.
     void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     ASTENSOR_CHECK(p != MAP_FAILED, "[sim] out of memory allocating ", nbytes, " bytes",
@@ -110,7 +124,15 @@ class Registry {
     auto it = allocs_.find(reinterpret_cast<uintptr_t>(p));
     if (it == allocs_.end() || it->second.device == kRegistered || (device < 0) != (it->second.device < 0))
       return false;
-    munmap(p, it->second.map_size);
+    const std::size_t size = it->second.map_size;
+    if (it->second.device >= 0 && cached_bytes_ + size <= cache_limit()) {
+      // Kept for reuse, like a device caching allocator: fresh mappings cost a page-zeroing
+      // pass that would dominate every simulated transfer.
+      cache_.emplace(std::make_pair(it->second.device, size), p);
+      cached_bytes_ += size;
+    } else {
+      munmap(p, size);
+    }
     allocs_.erase(it);
     return true;
   }
@@ -192,8 +214,19 @@ class Registry {
     return true;
   }
 
+  /// Bytes of freed device mappings kept for reuse: ASTENSOR_SIM_CACHE_MB, default 512.
+  static std::size_t cache_limit() {
+    static const std::size_t limit = [] {
+      const char* e = std::getenv("ASTENSOR_SIM_CACHE_MB");
+      return (e && *e ? static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) : std::size_t(512)) << 20;
+    }();
+    return limit;
+  }
+
   std::mutex m_;
   std::map<uintptr_t, Alloc> allocs_;
+  std::multimap<std::pair<int, std::size_t>, void*> cache_;  // (device, map_size) -> mapping
+  std::size_t cached_bytes_ = 0;
 };
 
 /// Opens device memory for the scope of one legal operation (the OpenReg

@@ -153,7 +153,7 @@ Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const Tra
     if (cast)
       why = p.cast_site == CastSite::Device
                 ? detail::str_cat("narrowing cast ", name(src.dtype), "->", name(dtype), ": cast on the device before the transfer")
-                : detail::str_cat("cast ", name(src.dtype), "->", name(dtype), ": transfer the narrow type, cast on the host while unstaging");
+                : detail::str_cat("cast ", name(src.dtype), "->", name(dtype), ": transfer the source type, cast on the host while unstaging");
     why += std::string(why.empty() ? "" : "; ") + (p.gather ? "gathered on the device" : "dense source") +
            ", staged through pinned slots";
   } else if (src.device.type != device.type || p.byteswap) {
