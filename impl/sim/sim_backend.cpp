@@ -352,7 +352,7 @@ class SimBackend final : public Backend {
     if (!ptr) return;
     // Like cudaFree: waits for the device's queued work first.
     if (device >= 0 && device < kDeviceCount)
-      for (SimStream* s : streams_of(device)) s->wait_idle();
+      for (auto& s : streams_of(device)) s->wait_idle();
     if (!reg_.unmap(ptr, 0)) std::fprintf(stderr, "astensor: [sim] deallocate of unknown pointer %p\n", ptr);
   }
 
@@ -398,7 +398,7 @@ class SimBackend final : public Backend {
     return h;
   }
   void destroy_stream(int, StreamHandle h) noexcept override {
-    std::unique_ptr<SimStream> s;
+    std::shared_ptr<SimStream> s;
     {
       std::lock_guard<std::mutex> g(streams_m_);
       auto it = streams_.find(static_cast<SimStream*>(h));
@@ -426,7 +426,7 @@ class SimBackend final : public Backend {
   }
   void synchronize_stream(StreamHandle h) override { stream(h)->synchronize(); }
   void synchronize_device(int device) override {
-    for (SimStream* s : streams_of(device)) s->synchronize();
+    for (auto& s : streams_of(device)) s->synchronize();
   }
 
   // Events.
@@ -608,11 +608,12 @@ class SimBackend final : public Backend {
     return c;
   }
 
-  std::vector<SimStream*> streams_of(int device) {
-    std::vector<SimStream*> list;
+  /// Shared owners: another thread may destroy one of them while we wait on it.
+  std::vector<std::shared_ptr<SimStream>> streams_of(int device) {
+    std::vector<std::shared_ptr<SimStream>> list;
     std::lock_guard<std::mutex> g(streams_m_);
     for (auto& [p, s] : streams_)
-      if (p->device() == device) list.push_back(p);
+      if (p->device() == device) list.push_back(s);
     return list;
   }
   SimStream* stream(StreamHandle h) {
@@ -641,7 +642,7 @@ class SimBackend final : public Backend {
 
   Registry reg_;
   std::mutex streams_m_;
-  std::map<SimStream*, std::unique_ptr<SimStream>> streams_;
+  std::map<SimStream*, std::shared_ptr<SimStream>> streams_;
   std::once_flag default_once_[kDeviceCount];
   std::atomic<SimStream*> default_[kDeviceCount] = {};
   static thread_local SimStream* current_[kDeviceCount];
