@@ -1,31 +1,683 @@
-// Placeholder until the simulated accelerator lands (issue "Devices"): sim devices are
-// reported absent, so asking for one gives the DEV-3 error.
+// The simulated accelerator (DESIGN.md "The simulated accelerator", SPEC DEV-4), after
+// PyTorch's OpenReg: device memory is mmap'd and kept PROT_NONE except while a legal copy or
+// kernel touches it, so a host access to device memory faults at once; each stream is a
+// worker thread running its queue in order; events are generation counters; a random-delay
+// mode makes a missing wait corrupt data instead of passing by luck.
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "impl/sim/sim.h"
+#include "impl/transfer/host_kernels.h"
 
 namespace astensor {
 
 namespace {
-class NoSimBackend final : public Backend {
- public:
-  DeviceType type() const override { return DeviceType::Sim; }
-  int device_count() override { return 0; }
-  std::string unavailable_reason() override {
-    return "the simulated accelerator is not part of this build yet";
+
+using sim::kDeviceCount;
+
+std::size_t page_size() {
+  static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+// --- random delays ---------------------------------------------------------------------------
+
+std::atomic<uint64_t> g_delays{0};  // (min << 32) | max, microseconds
+
+void delays_from_env() {
+  const char* e = std::getenv("ASTENSOR_SIM_DELAY_US");
+  if (!e || !*e) return;
+  char* end = nullptr;
+  unsigned long a = std::strtoul(e, &end, 10), b = a, lo = 0;
+  if (end && *end == ',') {
+    b = std::strtoul(end + 1, nullptr, 10);
+    lo = a;
   }
-  int current_device() override { return 0; }
-  void* allocate(int, std::size_t) override { throw RuntimeError("[sim] not available"); }
-  void deallocate(int, void*) noexcept override {}
-  void copy_sync(void*, Device, const void*, Device, std::size_t) override {
-    throw RuntimeError("[sim] not available");
-  }
+  sim::set_random_delays(static_cast<unsigned>(lo), static_cast<unsigned>(b));
+}
+
+void maybe_delay() {
+  const uint64_t d = g_delays.load(std::memory_order_relaxed);
+  const unsigned lo = static_cast<unsigned>(d >> 32), hi = static_cast<unsigned>(d);
+  if (hi == 0) return;
+  thread_local std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<unsigned> dist(lo, std::max(lo, hi));
+  std::this_thread::sleep_for(std::chrono::microseconds(dist(rng)));
+}
+
+// --- memory registry ---------------------------------------------------------------------------
+
+struct Alloc {
+  std::size_t size = 0;      // bytes asked for
+  std::size_t map_size = 0;  // bytes mapped (whole pages, at least one)
+  int device = -1;           // >= 0: device memory; kPinned: mapped pinned; kRegistered: a user's
+                             // host buffer registered as pinned (not ours to unmap)
+  std::vector<uint32_t> open;  // per page: legal accesses in progress (device memory only)
 };
+
+constexpr int kPinned = -1;
+constexpr int kRegistered = -2;
+
+/// A byte range of one device allocation that an operation touches.
+struct Range {
+  uintptr_t base = 0;  // the allocation; 0: none (a host side)
+  uintptr_t lo = 0, hi = 0;  // [lo, hi) absolute addresses
+};
+
+/// Every sim allocation, keyed by base address. One mutex guards the map and the
+/// protection changes, so per-page open counts and mprotect calls stay consistent across
+/// streams. Only the pages an operation touches are opened (and for as long as it runs), so
+/// a chunked pipeline does not re-protect a whole large allocation per chunk.
+class Registry {
+ public:
+  void* map(std::size_t nbytes, int device) {
+    const std::size_t ps = page_size();
+    const std::size_t map_size = std::max<std::size_t>(ps, (nbytes + ps - 1) / ps * ps);
+    if (device >= 0) {
+      // A cached mapping of the same size (already PROT_NONE, every page closed).
+      std::lock_guard<std::mutex> g(m_);
+      auto it = cache_.find({device, map_size});
+      if (it != cache_.end()) {
+        void* p = it->second;
+        cache_.erase(it);
+        cached_bytes_ -= map_size;
+        Alloc a{nbytes, map_size, device, {}};
+        a.open.assign(map_size / ps, 0);
+        allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
+        return p;
+      }
+    }
+    // Pre-faulted (MAP_POPULATE) like real device memory, then closed to the host.
+    void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    ASTENSOR_CHECK(p != MAP_FAILED, "[sim] out of memory allocating ", nbytes, " bytes",
+                   device >= 0 ? " on sim:" : " of pinned host memory", device >= 0 ? std::to_string(device) : "");
+    if (device >= 0) mprotect(p, map_size, PROT_NONE);
+    Alloc a{nbytes, map_size, device, {}};
+    if (device >= 0) a.open.assign(map_size / ps, 0);
+    std::lock_guard<std::mutex> g(m_);
+    allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
+    return p;
+  }
+
+  /// Unmaps; false when `p` is not the base of a live allocation of that kind (`device`:
+  /// any index >= 0 for device memory, or kPinned).
+  bool unmap(void* p, int device) {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = allocs_.find(reinterpret_cast<uintptr_t>(p));
+    if (it == allocs_.end() || it->second.device == kRegistered || (device < 0) != (it->second.device < 0))
+      return false;
+    const std::size_t size = it->second.map_size;
+    if (it->second.device >= 0 && cached_bytes_ + size <= cache_limit()) {
+      // Kept for reuse, like a device caching allocator: fresh mappings cost a page-zeroing
+      // pass that would dominate every simulated transfer.
+      cache_.emplace(std::make_pair(it->second.device, size), p);
+      cached_bytes_ += size;
+    } else {
+      munmap(p, size);
+    }
+    allocs_.erase(it);
+    return true;
+  }
+
+  /// Records a user's host buffer as pinned; false when it overlaps a known allocation.
+  bool add_registered(void* p, std::size_t n) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    std::lock_guard<std::mutex> g(m_);
+    auto next = allocs_.lower_bound(a);
+    if (next != allocs_.end() && next->first < a + std::max<std::size_t>(n, 1)) return false;
+    if (next != allocs_.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + std::max(prev->second.size, prev->second.map_size) > a) return false;
+    }
+    allocs_[a] = Alloc{n, 0, kRegistered, {}};
+    return true;
+  }
+  bool remove_registered(void* p) {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = allocs_.find(reinterpret_cast<uintptr_t>(p));
+    if (it == allocs_.end() || it->second.device != kRegistered) return false;
+    allocs_.erase(it);
+    return true;
+  }
+
+  struct Found {
+    uintptr_t base = 0;
+    std::size_t size = 0;
+    int device = -1;
+  };
+  /// The allocation holding [p, p + n), or base == 0.
+  Found find(const void* p, std::size_t n) {
+    std::lock_guard<std::mutex> g(m_);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    auto it = allocs_.upper_bound(a);
+    if (it == allocs_.begin()) return {};
+    --it;
+    const uintptr_t base = it->first;
+    const std::size_t size = it->second.size;
+    // n > 0: the range lies inside the asked-for size; n == 0: p points into the mapping's
+    // first max(size, 1) bytes (a zero-byte allocation still owns its base address).
+    if (n > 0 ? (a >= base && a + n <= base + size) : (a >= base && a < base + std::max<std::size_t>(size, 1)))
+      return {base, size, it->second.device};
+    return {};
+  }
+
+  /// Opens the pages of `r` for a legal access; false if the allocation is gone.
+  bool open(const Range& r) { return change(r, +1); }
+  void close(const Range& r) { change(r, -1); }
+
+  std::size_t live() {
+    std::lock_guard<std::mutex> g(m_);
+    return allocs_.size();
+  }
+
+ private:
+  bool change(const Range& r, int delta) {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = allocs_.find(r.base);
+    if (it == allocs_.end()) return false;
+    if (r.hi <= r.lo) return true;
+    const std::size_t ps = page_size();
+    const std::size_t first = (r.lo - r.base) / ps, last = (r.hi - 1 - r.base) / ps;
+    auto& cnt = it->second.open;
+    // Protection changes for runs of pages whose count crosses zero.
+    std::size_t run = SIZE_MAX;
+    auto flush = [&](std::size_t end) {
+      if (run == SIZE_MAX) return;
+      mprotect(reinterpret_cast<void*>(r.base + run * ps), (end - run) * ps,
+               delta > 0 ? PROT_READ | PROT_WRITE : PROT_NONE);
+      run = SIZE_MAX;
+    };
+    for (std::size_t pg = first; pg <= last; ++pg) {
+      const bool crosses = delta > 0 ? cnt[pg]++ == 0 : --cnt[pg] == 0;
+      if (crosses && run == SIZE_MAX) run = pg;
+      if (!crosses) flush(pg);
+    }
+    flush(last + 1);
+    return true;
+  }
+
+  /// Bytes of freed device mappings kept for reuse: ASTENSOR_SIM_CACHE_MB, default 512.
+  static std::size_t cache_limit() {
+    static const std::size_t limit = [] {
+      const char* e = std::getenv("ASTENSOR_SIM_CACHE_MB");
+      return (e && *e ? static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) : std::size_t(512)) << 20;
+    }();
+    return limit;
+  }
+
+  std::mutex m_;
+  std::map<uintptr_t, Alloc> allocs_;
+  std::multimap<std::pair<int, std::size_t>, void*> cache_;  // (device, map_size) -> mapping
+  std::size_t cached_bytes_ = 0;
+};
+
+/// Opens device memory for the scope of one legal operation (the OpenReg
+/// ScopedMemoryProtector). Throws when an allocation was freed while the operation was queued.
+class OpenScope {
+ public:
+  OpenScope(Registry& r, std::initializer_list<Range> ranges) : r_(r) {
+    for (const Range& g : ranges) {
+      if (g.base == 0) continue;
+      if (!r_.open(g)) {
+        release();
+        throw RuntimeError("[sim] device memory was freed while an operation on it was queued");
+      }
+      open_.push_back(g);
+    }
+  }
+  ~OpenScope() { release(); }
+  OpenScope(const OpenScope&) = delete;
+  OpenScope& operator=(const OpenScope&) = delete;
+
+ private:
+  void release() {
+    for (const Range& g : open_) r_.close(g);
+    open_.clear();
+  }
+  Registry& r_;
+  std::vector<Range> open_;
+};
+
+// --- streams and events ----------------------------------------------------------------------
+
+class SimStream {
+ public:
+  explicit SimStream(int device) : device_(device), worker_([this] { run(); }) {}
+  ~SimStream() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+  int device() const { return device_; }
+
+  void enqueue(std::function<void()> op) {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      q_.push_back(std::move(op));
+    }
+    cv_.notify_all();
+  }
+  /// Waits until the queue is empty and idle; rethrows the first failure of queued work.
+  void synchronize() {
+    std::unique_lock<std::mutex> l(m_);
+    idle_cv_.wait(l, [&] { return q_.empty() && !running_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+  /// Waits until idle, leaving a failure for the next synchronize().
+  void wait_idle() {
+    std::unique_lock<std::mutex> l(m_);
+    idle_cv_.wait(l, [&] { return q_.empty() && !running_; });
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> l(m_);
+    for (;;) {
+      cv_.wait(l, [&] { return stop_ || !q_.empty(); });
+      if (q_.empty()) return;  // stop_ with nothing left
+      auto op = std::move(q_.front());
+      q_.pop_front();
+      running_ = true;
+      l.unlock();
+      maybe_delay();
+      std::exception_ptr err;
+      try {
+        op();
+      } catch (...) {
+        err = std::current_exception();
+      }
+      op = nullptr;
+      l.lock();
+      if (err && !error_) error_ = err;
+      running_ = false;
+      if (q_.empty()) idle_cv_.notify_all();
+    }
+  }
+
+  const int device_;
+  std::mutex m_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<std::function<void()>> q_;
+  bool running_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;  // last: starts after the members above exist
+};
+
+struct SimEvent {
+  explicit SimEvent(int d) : device(d) {}
+  const int device;
+  std::mutex m;
+  std::condition_variable cv;
+  uint64_t recorded = 0;   // generation of the last record()
+  uint64_t completed = 0;  // highest generation whose record has run
+};
+
+// --- the backend ---------------------------------------------------------------------------
+
+class SimBackend final : public Backend {
+ public:
+  SimBackend() { delays_from_env(); }
+
+  DeviceType type() const override { return DeviceType::Sim; }
+  int device_count() override { return kDeviceCount; }
+  std::string unavailable_reason() override { return ""; }
+  int current_device() override { return 0; }
+
+  void* allocate(int device, std::size_t nbytes) override {
+    check_device(device, "allocate");
+    return reg_.map(nbytes, device);
+  }
+  void deallocate(int device, void* ptr) noexcept override {
+    if (!ptr) return;
+    // Like cudaFree: waits for the device's queued work first.
+    if (device >= 0 && device < kDeviceCount)
+      for (auto& s : streams_of(device)) s->wait_idle();
+    if (!reg_.unmap(ptr, 0)) std::fprintf(stderr, "astensor: [sim] deallocate of unknown pointer %p\n", ptr);
+  }
+
+  void copy_sync(void* dst, Device dst_device, const void* src, Device src_device,
+                 std::size_t nbytes) override {
+    if (nbytes == 0) return;
+    const Checked c = check_copy(dst, dst_device, src, src_device, nbytes);
+    // Ordered after queued work, as cudaMemcpy on the legacy default stream.
+    if (!src_device.is_cpu()) synchronize_device(src_device.index);
+    if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
+    OpenScope open(reg_, {c.src, c.dst});
+    std::memcpy(dst, src, nbytes);
+  }
+
+  void* allocate_pinned(std::size_t nbytes) override { return reg_.map(nbytes, -1); }
+  void free_pinned(void* ptr) noexcept override {
+    if (ptr && !reg_.unmap(ptr, kPinned))
+      std::fprintf(stderr, "astensor: [sim] free_pinned of unknown pointer %p\n", ptr);
+  }
+  void register_host(void* ptr, std::size_t nbytes) override {
+    ASTENSOR_CHECK(ptr != nullptr && nbytes > 0, "[sim] register_host: empty buffer");
+    ASTENSOR_CHECK(reg_.add_registered(ptr, nbytes), "[sim] register_host: [", ptr, ", +", nbytes,
+                   ") overlaps memory sim already knows");
+  }
+  void unregister_host(void* ptr) noexcept override {
+    if (ptr && !reg_.remove_registered(ptr))
+      std::fprintf(stderr, "astensor: [sim] unregister_host of unknown pointer %p\n", ptr);
+  }
+  PointerInfo pointer_info(const void* ptr) override {
+    const auto f = reg_.find(ptr, 0);
+    if (!f.base) return {};
+    if (f.device < 0) return {MemoryKind::Pinned, Device::cpu()};
+    return {MemoryKind::Device, Device(DeviceType::Sim, f.device)};
+  }
+
+  // Streams.
+  StreamHandle create_stream(int device) override {
+    check_device(device, "create_stream");
+    auto s = std::make_unique<SimStream>(device);
+    SimStream* h = s.get();
+    std::lock_guard<std::mutex> g(streams_m_);
+    streams_[h] = std::move(s);
+    return h;
+  }
+  void destroy_stream(int, StreamHandle h) noexcept override {
+    std::shared_ptr<SimStream> s;
+    {
+      std::lock_guard<std::mutex> g(streams_m_);
+      auto it = streams_.find(static_cast<SimStream*>(h));
+      if (it == streams_.end() || is_default(it->first)) return;
+      s = std::move(it->second);
+      streams_.erase(it);
+    }
+    try {
+      s->synchronize();
+    } catch (...) {
+    }
+    // ~SimStream joins the worker.
+  }
+  StreamHandle current_stream(int device) override {
+    check_device(device, "current_stream");
+    SimStream* s = current_[device];
+    return s ? s : default_stream(device);
+  }
+  void set_current_stream(int device, StreamHandle h) override {
+    check_device(device, "set_current_stream");
+    SimStream* s = stream(h);
+    ASTENSOR_CHECK(s->device() == device, "[sim] set_current_stream: the stream belongs to sim:",
+                   s->device(), ", not sim:", device);
+    current_[device] = s;
+  }
+  void synchronize_stream(StreamHandle h) override { stream(h)->synchronize(); }
+  void synchronize_device(int device) override {
+    for (auto& s : streams_of(device)) s->synchronize();
+  }
+
+  // Events.
+  EventHandle create_event(int device) override {
+    check_device(device, "create_event");
+    auto e = std::make_shared<SimEvent>(device);
+    std::lock_guard<std::mutex> g(events_m_);
+    events_[e.get()] = e;
+    return e.get();
+  }
+  void destroy_event(EventHandle h) noexcept override {
+    std::lock_guard<std::mutex> g(events_m_);
+    events_.erase(static_cast<SimEvent*>(h));  // queued operations keep their own reference
+  }
+  void record_event(EventHandle h, StreamHandle sh) override {
+    auto e = event(h);
+    SimStream* s = stream(sh);
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> g(e->m);
+      gen = ++e->recorded;
+    }
+    s->enqueue([e, gen] {
+      std::lock_guard<std::mutex> g(e->m);
+      e->completed = std::max(e->completed, gen);
+      e->cv.notify_all();
+    });
+  }
+  void stream_wait_event(StreamHandle sh, EventHandle h) override {
+    auto e = event(h);
+    SimStream* s = stream(sh);
+    uint64_t target;
+    {
+      std::lock_guard<std::mutex> g(e->m);
+      target = e->recorded;
+    }
+    if (target == 0) return;
+    s->enqueue([e, target] {
+      std::unique_lock<std::mutex> l(e->m);
+      e->cv.wait(l, [&] { return e->completed >= target; });
+    });
+  }
+  void synchronize_event(EventHandle h) override {
+    auto e = event(h);
+    std::unique_lock<std::mutex> l(e->m);
+    const uint64_t target = e->recorded;
+    e->cv.wait(l, [&] { return e->completed >= target; });
+  }
+  bool query_event(EventHandle h) override {
+    auto e = event(h);
+    std::lock_guard<std::mutex> g(e->m);
+    return e->completed >= e->recorded;
+  }
+
+  void copy_async(void* dst, Device dst_device, const void* src, Device src_device,
+                  std::size_t nbytes, StreamHandle sh) override {
+    SimStream* s = stream(sh);
+    if (nbytes == 0) return;
+    const Checked c = check_copy(dst, dst_device, src, src_device, nbytes);
+    const int dev = s->device();
+    ASTENSOR_CHECK(dev == dst_device.index || dev == src_device.index,
+                   "[sim] copy_async: the stream belongs to sim:", dev, ", which the copy ",
+                   src_device.str(), " -> ", dst_device.str(), " does not involve");
+    Registry* reg = &reg_;
+    s->enqueue([reg, c, dst, src, nbytes] {
+      OpenScope open(*reg, {c.src, c.dst});
+      std::memcpy(dst, src, nbytes);
+    });
+  }
+
+  void launch_cast(int device, const CastKernel& k, StreamHandle sh) override {
+    SimStream* s = stream(sh);
+    check_device(device, "launch_cast");
+    ASTENSOR_CHECK(s->device() == device, "[sim] launch_cast on sim:", device,
+                   " with a stream of sim:", s->device());
+    if (k.count <= 0) return;
+    ASTENSOR_CHECK(k.src_strides.size() == k.shape.size() &&
+                       (k.dst_strides.empty() || k.dst_strides.size() == k.shape.size()),
+                   "[sim] launch_cast: strides and shape disagree in length");
+    auto [slo, shi] = transfer::byte_extent(k.shape.span(), k.src_strides.span(), itemsize(k.src_dtype));
+    std::pair<int64_t, int64_t> dext{0, k.count * int64_t(itemsize(k.dst_dtype))};
+    if (!k.dst_strides.empty())
+      dext = transfer::byte_extent(k.shape.span(), k.dst_strides.span(), itemsize(k.dst_dtype));
+    const Range sb = device_range(static_cast<const char*>(k.src) + slo, shi - slo, device, "kernel source");
+    const Range db = device_range(static_cast<char*>(k.dst) + dext.first, dext.second - dext.first, device,
+                                  "kernel destination");
+    counters_.kernel_launches.fetch_add(1, std::memory_order_relaxed);
+    counters_.kernel_elements.fetch_add(static_cast<uint64_t>(k.count), std::memory_order_relaxed);
+    Registry* reg = &reg_;
+    s->enqueue([reg, k, sb, db] {
+      OpenScope open(*reg, {sb, db});
+      transfer::run_cast_kernel_host(k);
+    });
+  }
+
+  void wait_external_stream(int device, intptr_t producer, StreamHandle consumer) override {
+    ASTENSOR_CHECK_VALUE(producer != 0, "[sim] stream 0 is disallowed by the protocol (CAI-3, DLP-2)");
+    check_device(device, "wait_external_stream");
+    StreamHandle p = (producer == 1 || producer == 2) ? default_stream(device)
+                                                      : reinterpret_cast<StreamHandle>(producer);
+    {
+      std::lock_guard<std::mutex> g(streams_m_);
+      ASTENSOR_CHECK_VALUE(streams_.count(static_cast<SimStream*>(p)) != 0,
+                           "[sim] stream ", producer, " is not a live sim stream");
+    }
+    Event e(*this, device);
+    e.record(p);
+    e.block(consumer);
+  }
+
+  TransferCounters counters() override {
+    TransferCounters t;
+    for (int l = 0; l < kNumLinks; ++l) {
+      t.pinned_bytes[l] = counters_.pinned[l].load();
+      t.pageable_bytes[l] = counters_.pageable[l].load();
+      t.copies[l] = counters_.copies[l].load();
+    }
+    t.kernel_launches = counters_.kernel_launches.load();
+    t.kernel_elements = counters_.kernel_elements.load();
+    return t;
+  }
+  void reset_counters() override {
+    for (int l = 0; l < kNumLinks; ++l) {
+      counters_.pinned[l] = 0;
+      counters_.pageable[l] = 0;
+      counters_.copies[l] = 0;
+    }
+    counters_.kernel_launches = 0;
+    counters_.kernel_elements = 0;
+  }
+
+  std::size_t live() { return reg_.live(); }
+
+ private:
+  struct Checked {
+    Range src, dst;  // device memory to open (base 0: a host side)
+  };
+
+  static void check_device(int device, const char* op) {
+    ASTENSOR_CHECK(device >= 0 && device < kDeviceCount, "[sim] ", op, ": sim:", device,
+                   " does not exist (found ", kDeviceCount, " sim devices)");
+  }
+
+  /// [p, p + n) inside a device allocation of `device`; RuntimeError otherwise.
+  Range device_range(const void* p, int64_t n, int device, const char* what) {
+    const auto f = reg_.find(p, static_cast<std::size_t>(n));
+    ASTENSOR_CHECK(f.base != 0 && f.device == device, "[sim] ", what, " [", p, ", +", n,
+                   ") is not memory of sim:", device);
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+    return {f.base, lo, lo + static_cast<uintptr_t>(n)};
+  }
+
+  /// Checks the pointers against the devices, counts the bytes per link, and returns the
+  /// allocations the copy must open.
+  Checked check_copy(void* dst, Device dst_device, const void* src, Device src_device,
+                     std::size_t nbytes) {
+    Checked c;
+    const int64_t n = static_cast<int64_t>(nbytes);
+    ASTENSOR_CHECK(!(src_device.is_cpu() && dst_device.is_cpu()), "[sim] copy between two host buffers");
+    bool pinned_host = true;
+    auto host_side = [&](const void* p, const char* what) {
+      const auto f = reg_.find(p, 0);
+      ASTENSOR_CHECK(!(f.base && f.device >= 0), "[sim] ", what, " ", p,
+                     " is sim device memory, not host memory");
+      const auto pf = reg_.find(p, nbytes);
+      pinned_host = pf.base != 0 && pf.device < 0;
+    };
+    if (src_device.is_cpu()) host_side(src, "copy source");
+    else c.src = device_range(src, n, src_device.index, "copy source");
+    if (dst_device.is_cpu()) host_side(dst, "copy destination");
+    else c.dst = device_range(dst, n, dst_device.index, "copy destination");
+    Link link = src_device.is_cpu()   ? Link::H2D
+                : dst_device.is_cpu() ? Link::D2H
+                : src_device == dst_device ? Link::D2D
+                                           : Link::Peer;
+    const int l = static_cast<int>(link);
+    (pinned_host ? counters_.pinned[l] : counters_.pageable[l]).fetch_add(nbytes);
+    counters_.copies[l].fetch_add(1);
+    return c;
+  }
+
+  /// Shared owners: another thread may destroy one of them while we wait on it.
+  std::vector<std::shared_ptr<SimStream>> streams_of(int device) {
+    std::vector<std::shared_ptr<SimStream>> list;
+    std::lock_guard<std::mutex> g(streams_m_);
+    for (auto& [p, s] : streams_)
+      if (p->device() == device) list.push_back(s);
+    return list;
+  }
+  SimStream* stream(StreamHandle h) {
+    std::lock_guard<std::mutex> g(streams_m_);
+    auto it = streams_.find(static_cast<SimStream*>(h));
+    ASTENSOR_CHECK(it != streams_.end(), "[sim] ", h, " is not a live sim stream");
+    return it->first;
+  }
+  std::shared_ptr<SimEvent> event(EventHandle h) {
+    std::lock_guard<std::mutex> g(events_m_);
+    auto it = events_.find(static_cast<SimEvent*>(h));
+    ASTENSOR_CHECK(it != events_.end(), "[sim] ", h, " is not a live sim event");
+    return it->second;
+  }
+  SimStream* default_stream(int device) {
+    std::call_once(default_once_[device], [&] {
+      default_[device] = static_cast<SimStream*>(create_stream(device));
+    });
+    return default_[device].load();
+  }
+  bool is_default(SimStream* s) const {
+    for (int d = 0; d < kDeviceCount; ++d)
+      if (default_[d].load() == s) return true;
+    return false;
+  }
+
+  Registry reg_;
+  std::mutex streams_m_;
+  std::map<SimStream*, std::shared_ptr<SimStream>> streams_;
+  std::once_flag default_once_[kDeviceCount];
+  std::atomic<SimStream*> default_[kDeviceCount] = {};
+  static thread_local SimStream* current_[kDeviceCount];
+  std::mutex events_m_;
+  std::map<SimEvent*, std::shared_ptr<SimEvent>> events_;
+  struct {
+    std::atomic<uint64_t> pinned[kNumLinks]{}, pageable[kNumLinks]{}, copies[kNumLinks]{};
+    std::atomic<uint64_t> kernel_launches{0}, kernel_elements{0};
+  } counters_;
+};
+
+thread_local SimStream* SimBackend::current_[kDeviceCount] = {};
+
+SimBackend& the_sim() {
+  // Never destroyed: stream workers may still be parked at exit.
+  static SimBackend* be = new SimBackend();
+  return *be;
+}
+
 }  // namespace
 
-Backend& sim_backend() {
-  static NoSimBackend be;
-  return be;
+Backend& sim_backend() { return the_sim(); }
+
+namespace sim {
+
+void set_random_delays(unsigned min_us, unsigned max_us) {
+  g_delays.store((uint64_t(min_us) << 32) | max_us, std::memory_order_relaxed);
 }
+void get_random_delays(unsigned* min_us, unsigned* max_us) {
+  const uint64_t d = g_delays.load(std::memory_order_relaxed);
+  *min_us = static_cast<unsigned>(d >> 32);
+  *max_us = static_cast<unsigned>(d);
+}
+std::size_t live_allocations() { return the_sim().live(); }
+
+}  // namespace sim
 
 }  // namespace astensor
