@@ -1,0 +1,161 @@
+// Host copy execution: collapse, partition across OpenMP threads, convert run by run.
+
+#include "impl/cpu/copy.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "core/trace.h"
+#include "impl/cpu/kernels.h"
+
+namespace astensor::impl::cpu {
+
+CopyLayout collapse(std::span<const int64_t> shape, std::span<const int64_t> src_byte_strides,
+                    std::span<const int64_t> dst_strides) {
+  CopyLayout l;
+  l.numel = 1;
+  for (int64_t s : shape) l.numel *= s;
+  if (l.numel == 0) {
+    l.shape = Dims{0};
+    l.src_strides = Dims{0};
+    return l;
+  }
+  // Dims that matter, in the destination's memory order (largest stride first). The
+  // destination is dense, so its strides among size>1 dims are distinct.
+  std::vector<std::size_t> order;
+  for (std::size_t d = 0; d < shape.size(); ++d)
+    if (shape[d] != 1) order.push_back(d);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return dst_strides[a] > dst_strides[b]; });
+  for (std::size_t d : order) {
+    const int64_t n = shape[d], st = src_byte_strides[d];
+    if (!l.shape.empty()) {
+      const std::size_t last = l.shape.size() - 1;
+      // The previous (outer) dim chains onto this one: merge them.
+      if (l.src_strides[last] == st * n) {
+        l.shape[last] *= n;
+        l.src_strides[last] = st;
+        continue;
+      }
+    }
+    l.shape.push_back(n);
+    l.src_strides.push_back(st);
+  }
+  return l;
+}
+
+namespace {
+
+int64_t initial_min_bytes() {
+  if (const char* e = std::getenv("ASTENSOR_PARALLEL_MIN_BYTES")) {
+    char* end = nullptr;
+    long long v = std::strtoll(e, &end, 10);
+    if (end != e && v > 0) return v;
+  }
+  // See impl/cpu/NOTES.md "Threads": below ~1 MiB per thread the fork/join of the OpenMP
+  // team costs more than the second core saves.
+  return int64_t(1) << 20;
+}
+
+/// Converts the elements [begin, end) (destination order) of a copy.
+void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, int64_t end,
+                RunKernel kernel, int64_t out_size) {
+  const std::size_t nd = l.shape.size();
+  if (nd == 0) {  // a single element
+    if (begin < end) kernel(src, 0, dst, 1);
+    return;
+  }
+  int64_t idx[64];
+  const int64_t* shape = l.shape.data();
+  const int64_t* st = l.src_strides.data();
+  int64_t rem = begin;
+  const char* s = src;
+  for (std::size_t d = nd; d-- > 0;) {
+    idx[d] = rem % shape[d];
+    rem /= shape[d];
+    s += idx[d] * st[d];
+  }
+  char* o = dst + begin * out_size;
+  const std::size_t inner = nd - 1;
+  int64_t left = end - begin;
+  while (left > 0) {
+    const int64_t cnt = std::min(left, shape[inner] - idx[inner]);
+    kernel(s, st[inner], o, cnt);
+    o += cnt * out_size;
+    left -= cnt;
+    if (left == 0) break;
+    s -= idx[inner] * st[inner];
+    idx[inner] = 0;
+    for (std::size_t d = inner; d-- > 0;) {  // carry into the outer dims
+      s += st[d];
+      if (++idx[d] < shape[d]) break;
+      s -= idx[d] * st[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+int64_t parallel_min_bytes() {
+  static const int64_t v = initial_min_bytes();
+  return v;
+}
+
+int max_threads() {
+#if defined(_OPENMP)
+  return std::max(1, omp_get_max_threads());
+#else
+  return 1;
+#endif
+}
+
+int threads_for(int64_t bytes) {
+  const int64_t per = parallel_min_bytes();
+  if (bytes < 2 * per) return 1;
+  return static_cast<int>(std::min<int64_t>(max_threads(), bytes / per));
+}
+
+void run_copy(const CopyLayout& l, const void* src_v, DType from, bool byteswap, void* dst_v,
+              DType to, int threads) {
+  if (l.numel == 0) return;
+  ASTENSOR_RANGE("cpu_copy");
+  const char* src = static_cast<const char*>(src_v);
+  char* dst = static_cast<char*>(dst_v);
+  const int64_t in_size = static_cast<int64_t>(itemsize(from));
+  const int64_t out_size = static_cast<int64_t>(itemsize(to));
+  const bool contiguous = l.contiguous(static_cast<std::size_t>(in_size));
+  const bool plain_memcpy = contiguous && from == to && !byteswap;
+  const RunKernel kernel = plain_memcpy ? nullptr : run_kernel(from, to, byteswap, contiguous);
+  auto part = [&](int64_t begin, int64_t end) {
+    if (begin >= end) return;
+    if (plain_memcpy) std::memcpy(dst + begin * out_size, src + begin * in_size,
+                                  static_cast<std::size_t>((end - begin) * out_size));
+    else copy_range(l, src, dst, begin, end, kernel, out_size);
+  };
+  if (threads <= 1) {
+    part(0, l.numel);
+    return;
+  }
+  // Equal shares, rounded to whole cache lines of the destination so that threads never
+  // write the same line.
+  const int64_t align = std::max<int64_t>(1, 64 / out_size);
+  int64_t chunk = (l.numel + threads - 1) / threads;
+  chunk = (chunk + align - 1) / align * align;
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+  for (int t = 0; t < threads; ++t) {
+    const int64_t b = std::min(l.numel, int64_t(t) * chunk);
+    part(b, std::min(l.numel, b + chunk));
+  }
+}
+
+}  // namespace astensor::impl::cpu

@@ -1,0 +1,50 @@
+#pragma once
+/// Host copies of the optimized implementation: a strided source (any byte strides, byte
+/// order, alignment) converted into a dense destination in one pass, the cast fused into the
+/// gather, split across threads when it is large enough to pay for them.
+
+#include <cstdint>
+#include <span>
+
+#include "core/dims.h"
+#include "core/dtype.h"
+
+namespace astensor::impl::cpu {
+
+/// A copy reduced to its simplest form (computed by the planner, executed by run_copy):
+/// the dimensions in the DESTINATION's memory order, outermost first, with size-1 dimensions
+/// dropped and neighbours merged when the source strides chain (outer == inner * size). The
+/// destination is dense in that order (each element right after the previous one), so only
+/// the source needs strides. The innermost dimension is the run a kernel converts at once.
+struct CopyLayout {
+  Dims shape;        ///< collapsed sizes, outermost first; empty = a single element
+  Dims src_strides;  ///< source byte strides of those dims (any sign; 0 = broadcast)
+  int64_t numel = 0;
+
+  /// One run whose source elements follow each other (a memcpy or a contiguous cast).
+  bool contiguous(std::size_t src_itemsize) const {
+    return shape.empty() ||
+           (shape.size() == 1 && src_strides[0] == static_cast<int64_t>(src_itemsize));
+  }
+};
+
+/// Collapses a copy of `shape` from byte strides `src_byte_strides` into element strides
+/// `dst_strides` (dense, non-negative: core copy_strides' layouts).
+CopyLayout collapse(std::span<const int64_t> shape, std::span<const int64_t> src_byte_strides,
+                    std::span<const int64_t> dst_strides);
+
+/// Threads worth using for a copy that reads plus writes `bytes` (1 below
+/// parallel_min_bytes(); never more than the OpenMP thread limit).
+int threads_for(int64_t bytes);
+/// The bytes (read + written) a copy must move per thread before another thread is used:
+/// measured (impl/cpu/NOTES.md "Threads"); ASTENSOR_PARALLEL_MIN_BYTES overrides it.
+int64_t parallel_min_bytes();
+/// The most threads a copy uses (OpenMP's limit: OMP_NUM_THREADS or the core count).
+int max_threads();
+
+/// Executes a copy: `src` points at the source's element [0,...,0], `dst` at the start of the
+/// dense destination. `threads` as chosen by the planner (>= 1).
+void run_copy(const CopyLayout& layout, const void* src, DType from, bool byteswap, void* dst,
+              DType to, int threads);
+
+}  // namespace astensor::impl::cpu
