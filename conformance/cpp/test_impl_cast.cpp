@@ -4,6 +4,8 @@
 // all 65,536 patterns as sources, random doubles as sources; float->int saturation on NaN,
 // +-inf, exact bounds and the values just outside them.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -264,4 +266,27 @@ TEST(ImplCast, CollapsedThreadedCopiesMatchTheReference) {  // threads change no
     run_copy(l, v.data, DType::float64, false, got.data(), DType::float32, threads);
     ASSERT_EQ(got, want) << threads << " threads";
   }
+}
+
+TEST(ImplCast, ThreadedCopiesWorkInAForkedChild) {  // Note [OpenMP and fork]
+  const int64_t n = 1 << 20;
+  std::vector<double> src(n);
+  for (int64_t i = 0; i < n; ++i) src[i] = double(i);
+  std::vector<float> dst(n);
+  CopyLayout l = collapse(Dims{n}.span(), Dims{8}.span(), Dims{1}.span());
+  run_copy(l, src.data(), DType::float64, false, dst.data(), DType::float32, 2);  // team started
+  ASSERT_EQ(dst[n - 1], float(n - 1));
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(30);  // a hang becomes SIGALRM, not a stuck test
+    std::vector<float> out(n);
+    run_copy(l, src.data(), DType::float64, false, out.data(), DType::float32, 2);
+    _exit(out[n - 1] == float(n - 1) && in_forked_child() && max_threads() == 1 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child did not exit (signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(in_forked_child());
 }

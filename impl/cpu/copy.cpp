@@ -2,7 +2,10 @@
 
 #include "impl/cpu/copy.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -102,7 +105,19 @@ void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
   }
 }
 
+// Note [OpenMP and fork]: GCC's libgomp does not survive fork(): a child whose parent has
+// run a parallel region hangs in its first own region (its team's threads do not exist in
+// the child). Python forks (multiprocessing, DataLoader workers), so a forked child runs
+// every copy on its calling thread instead.
+std::atomic<bool> g_forked{false};
+[[maybe_unused]] const bool g_atfork_registered = [] {
+  pthread_atfork(nullptr, nullptr, [] { g_forked.store(true, std::memory_order_relaxed); });
+  return true;
+}();
+
 }  // namespace
+
+bool in_forked_child() { return g_forked.load(std::memory_order_relaxed); }
 
 int64_t parallel_min_bytes() {
   static const int64_t v = initial_min_bytes();
@@ -111,6 +126,7 @@ int64_t parallel_min_bytes() {
 
 int max_threads() {
 #if defined(_OPENMP)
+  if (in_forked_child()) return 1;
   return std::max(1, omp_get_max_threads());
 #else
   return 1;
@@ -140,7 +156,7 @@ void run_copy(const CopyLayout& l, const void* src_v, DType from, bool byteswap,
                                   static_cast<std::size_t>((end - begin) * out_size));
     else copy_range(l, src, dst, begin, end, kernel, out_size);
   };
-  if (threads <= 1) {
+  if (threads <= 1 || in_forked_child()) {  // Note [OpenMP and fork]
     part(0, l.numel);
     return;
   }

@@ -39,8 +39,11 @@ int threads_for(int64_t bytes);
 /// The bytes (read + written) a copy must move per thread before another thread is used:
 /// measured (impl/cpu/NOTES.md "Threads"); ASTENSOR_PARALLEL_MIN_BYTES overrides it.
 int64_t parallel_min_bytes();
-/// The most threads a copy uses (OpenMP's limit: OMP_NUM_THREADS or the core count).
+/// The most threads a copy uses (OpenMP's limit: OMP_NUM_THREADS or the core count; 1 in
+/// a process forked from one that loaded the library, Note [OpenMP and fork] in copy.cpp).
 int max_threads();
+/// True in a child process created by fork() after the library was loaded.
+bool in_forked_child();
 
 /// Executes a copy: `src` points at the source's element [0,...,0], `dst` at the start of the
 /// dense destination. `threads` as chosen by the planner (>= 1).
