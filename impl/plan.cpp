@@ -194,7 +194,10 @@ std::string Plan::str() const {
   s += detail::str_cat("  copy: ", copy_kind_name(copy));
   if (copy != CopyKind::SequenceFill && copy != CopyKind::None && decision == Decision::CopyHost)
     s += detail::str_cat(", collapsed shape ", layout.shape.str(), ", source byte strides ",
-                         layout.src_strides.str());
+                         layout.src_strides.str(),
+                         layout.tiled ? detail::str_cat(", in ", cpu::CopyLayout::kTileOuter, "x",
+                                                        cpu::CopyLayout::kTileInner, " tiles")
+                                      : std::string());
   s += "\n";
   if (cast_at != CastAt::None)
     s += detail::str_cat("  cast ", name(src_dtype), " -> ", name(dtype), " on the ",

@@ -268,6 +268,29 @@ TEST(ImplCast, CollapsedThreadedCopiesMatchTheReference) {  // threads change no
   }
 }
 
+TEST(ImplCast, TiledThreadedCopiesMatchTheReference) {  // CopyLayout::tiled, threads
+  // (3, 90, 70) float64 viewed as [:, ::-1, :].transpose(0, 2, 1): (3, 70, 90), strides
+  // (90*70*8, 8, -70*8): not dense, so the copy is C-contiguous and tiled.
+  const int64_t A = 3, B = 90, C = 70;
+  std::vector<double> src(A * B * C);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = double(i) * 0.75 - 1000;
+  ArrayView v;
+  v.data = src.data() + (B - 1) * C;
+  v.dtype = DType::float64;
+  v.shape = Dims{A, C, B};
+  v.byte_strides = Dims{B * C * 8, 8, -C * 8};
+  const Dims dst = contiguous_strides(v.shape.span());
+  CopyLayout l = collapse(v.shape.span(), v.byte_strides.span(), dst.span());
+  ASSERT_TRUE(l.tiled);
+  std::vector<unsigned char> want(A * B * C * 2);
+  convert_plain(v, want.data(), DType::bfloat16, dst.span());
+  for (int threads = 1; threads <= 3; ++threads) {
+    std::vector<unsigned char> got(want.size(), 0xEE);
+    run_copy(l, v.data, DType::float64, false, got.data(), DType::bfloat16, threads);
+    ASSERT_EQ(got, want) << threads << " threads";
+  }
+}
+
 TEST(ImplCast, ThreadedCopiesWorkInAForkedChild) {  // Note [OpenMP and fork]
   const int64_t n = 1 << 20;
   std::vector<double> src(n);

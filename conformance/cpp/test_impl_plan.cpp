@@ -120,6 +120,19 @@ TEST(ImplPlan, TransposedDenseSourceKeepsItsOrderAndIsOneRun) {  // TEN-3
   EXPECT_EQ(p.layout.shape, (Dims{12}));
 }
 
+TEST(ImplPlan, TransposedStridedGatherIsTiled) {  // a transpose that is not dense
+  Buf b(100 * 64);
+  // (64, 100)[:, ::2].T: shape (50, 64), strides (16, 800) bytes: the output's rows read a
+  // new source line per element, so the copy goes tile by tile.
+  ArrayView v = b.view(Dims{50, 64}, Dims{16, 800});
+  impl::Plan p = impl::plan(v, with_dtype(DType::float32));
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  EXPECT_TRUE(p.layout.tiled);
+  EXPECT_TRUE(mentions(p.str(), "256x8 tiles")) << p.str();
+  EXPECT_EQ(impl_check::compare_impls(v, with_dtype(DType::float32)), "");
+  EXPECT_FALSE(impl::plan(b.view(Dims{4, 3}, Dims{8, 32}), with_dtype(DType::float32)).layout.tiled);
+}
+
 TEST(ImplPlan, BroadcastIsAGatherWithStrideZero) {  // ARR-1 stride 0, TEN-3
   Buf b(4);
   Options o = with_dtype(DType::float32);

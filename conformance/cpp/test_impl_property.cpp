@@ -45,13 +45,16 @@ struct GenView {
   ArrayView view;
 };
 
-GenView gen_view() {
+/// big: 2 or 3 dims of which the last two hold 16..70 elements (tiled gathers, CopyLayout::tiled).
+GenView gen_view(bool big = false) {
   GenView g;
   const DType dtype = *gen_dtype();
   const int64_t isz = static_cast<int64_t>(itemsize(dtype));
-  const int nd = *rc::gen::inRange(0, 5);
+  const int nd = big ? *rc::gen::inRange(2, 4) : *rc::gen::inRange(0, 5);
   Dims shape(nd);
-  for (int d = 0; d < nd; ++d) shape[d] = *rc::gen::weightedElement<int64_t>({{1, 0}, {3, 1}, {6, 2}, {6, 3}, {4, 5}, {2, 9}});
+  for (int d = 0; d < nd; ++d)
+    shape[d] = big ? (d + 2 >= nd ? *rc::gen::inRange(16, 71) : *rc::gen::inRange(1, 4))
+                   : *rc::gen::weightedElement<int64_t>({{1, 0}, {3, 1}, {6, 2}, {6, 3}, {4, 5}, {2, 9}});
   // A parent layout: the dims in a random order, each with a step, over elements spaced
   // `pitch` bytes apart (pitch > itemsize: packed fields, ARR-5).
   const int64_t pitch = *rc::gen::weightedElement<int64_t>({{8, isz}, {1, isz + 1}, {1, isz * 2 + 3}});
@@ -146,6 +149,14 @@ Nested gen_nested(const std::vector<int64_t>& shape, std::size_t d, bool faults,
 RC_GTEST_PROP(ImplProperty, ArraysGiveIdenticalResults, ()) {  // XFER-3, ARR-*, DT-3, COPY-1
   GenView g = gen_view();
   const Options o = gen_options();
+  const std::string d = impl_check::compare_impls(g.view, o);
+  RC_ASSERT(d == "");
+}
+
+RC_GTEST_PROP(ImplProperty, LargeTransposedGathersGiveIdenticalResults, ()) {  // tiles
+  GenView g = gen_view(true);
+  Options o = gen_options(false);
+  o.copy = true;
   const std::string d = impl_check::compare_impls(g.view, o);
   RC_ASSERT(d == "");
 }

@@ -51,6 +51,11 @@ CopyLayout collapse(std::span<const int64_t> shape, std::span<const int64_t> src
     l.shape.push_back(n);
     l.src_strides.push_back(st);
   }
+  const std::size_t nd = l.shape.size();
+  if (nd >= 2) {
+    const int64_t inner = std::abs(l.src_strides[nd - 1]), outer = std::abs(l.src_strides[nd - 2]);
+    l.tiled = inner >= 64 && outer < inner && l.shape[nd - 1] >= 16 && l.shape[nd - 2] >= 16;
+  }
   return l;
 }
 
@@ -105,6 +110,29 @@ void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
   }
 }
 
+/// Tiled copy (CopyLayout::tiled): the units [begin, end) of (outer index, a-tile, b-tile),
+/// where a and b are the two innermost dims.
+void copy_tiles(const CopyLayout& l, const char* src, char* dst, int64_t begin, int64_t end,
+                RunKernel kernel, int64_t out_size) {
+  const std::size_t nd = l.shape.size();
+  const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
+  const int64_t na = l.shape[nd - 2], nb = l.shape[nd - 1];
+  const int64_t sa = l.src_strides[nd - 2], sb = l.src_strides[nd - 1];
+  const int64_t nta = (na + TA - 1) / TA, ntb = (nb + TB - 1) / TB;
+  for (int64_t u = begin; u < end; ++u) {
+    const int64_t outer = u / (nta * ntb), r = u % (nta * ntb);
+    const int64_t a0 = (r / ntb) * TA, b0 = (r % ntb) * TB;
+    const int64_t a1 = std::min(na, a0 + TA), cnt = std::min(nb, b0 + TB) - b0;
+    int64_t off = 0, rem = outer;
+    for (std::size_t d = nd - 2; d-- > 0;) {
+      off += (rem % l.shape[d]) * l.src_strides[d];
+      rem /= l.shape[d];
+    }
+    for (int64_t a = a0; a < a1; ++a)
+      kernel(src + off + a * sa + b0 * sb, sb, dst + ((outer * na + a) * nb + b0) * out_size, cnt);
+  }
+}
+
 // Note [OpenMP and fork]: GCC's libgomp does not survive fork(): a child whose parent has
 // run a parallel region hangs in its first own region (its team's threads do not exist in
 // the child). Python forks (multiprocessing, DataLoader workers), so a forked child runs
@@ -150,6 +178,25 @@ void run_copy(const CopyLayout& l, const void* src_v, DType from, bool byteswap,
   const bool contiguous = l.contiguous(static_cast<std::size_t>(in_size));
   const bool plain_memcpy = contiguous && from == to && !byteswap;
   const RunKernel kernel = plain_memcpy ? nullptr : run_kernel(from, to, byteswap, contiguous);
+  if (l.tiled) {
+    const std::size_t nd = l.shape.size();
+    const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
+    const int64_t units = l.numel / (l.shape[nd - 1] * l.shape[nd - 2]) *
+                          ((l.shape[nd - 2] + TA - 1) / TA) * ((l.shape[nd - 1] + TB - 1) / TB);
+    if (threads <= 1 || in_forked_child()) {
+      copy_tiles(l, src, dst, 0, units, kernel, out_size);
+      return;
+    }
+    const int64_t per = (units + threads - 1) / threads;
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; ++t) {
+      const int64_t b = std::min(units, int64_t(t) * per);
+      copy_tiles(l, src, dst, b, std::min(units, b + per), kernel, out_size);
+    }
+    return;
+  }
   auto part = [&](int64_t begin, int64_t end) {
     if (begin >= end) return;
     if (plain_memcpy) std::memcpy(dst + begin * out_size, src + begin * in_size,

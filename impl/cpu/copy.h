@@ -20,6 +20,14 @@ struct CopyLayout {
   Dims shape;        ///< collapsed sizes, outermost first; empty = a single element
   Dims src_strides;  ///< source byte strides of those dims (any sign; 0 = broadcast)
   int64_t numel = 0;
+  /// The two innermost dims are copied in tiles of kTileOuter x kTileInner elements: the
+  /// innermost one has a large source stride (a transpose-like gather) and the one outside
+  /// it a smaller one, so row-by-row runs would touch a new cache line per element. A tile
+  /// keeps its source lines in cache while its runs use them. The inner side is only 8
+  /// because power-of-two strides put a tile's columns in the same cache set (8 <= the
+  /// associativity); measured best of 64x64, 64x16, 256x8, 512x8 (impl/cpu/NOTES.md).
+  bool tiled = false;
+  static constexpr int64_t kTileOuter = 256, kTileInner = 8;
 
   /// One run whose source elements follow each other (a memcpy or a contiguous cast).
   bool contiguous(std::size_t src_itemsize) const {
