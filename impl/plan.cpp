@@ -183,8 +183,11 @@ std::string explain(const Source& source, const Options& options) {
 std::string Plan::str() const {
   std::string s = detail::str_cat("as_tensor plan: ", decision_name(decision), "\n");
   for (int i = 0; i < num_reasons; ++i) s += detail::str_cat("  because: ", reasons[i], "\n");
-  s += detail::str_cat("  source: ", name(src_dtype), " on ", src_device.str(),
-                       byteswap ? ", non-native byte order" : "", "\n");
+  if (copy == CopyKind::SequenceFill)
+    s += "  source: nested data (inferred shape and dtype below)\n";
+  else
+    s += detail::str_cat("  source: ", name(src_dtype), " on ", src_device.str(),
+                         byteswap ? ", non-native byte order" : "", "\n");
   s += detail::str_cat("  result: ", name(dtype), " on ", device.str(), ", shape ", shape.str(),
                        ", strides ", strides.str(), "\n");
   if (decision == Decision::ReturnSame || decision == Decision::Share) {

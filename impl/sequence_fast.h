@@ -95,11 +95,13 @@ struct Infer {
           if (d >= shape.size()) fail_kind(d, info, r.describe(n), shape, path);
           if (len != shape[d]) fail_length(shape, d, len, path);
         }
+        // One path slot for all children (the path is only read when an error is raised).
+        path.push_back(0);
         for (int64_t i = 0; i < len; ++i) {
-          path.push_back(i);
+          path.back() = i;
           walk(r.child(n, i), d + 1);
-          path.pop_back();
         }
+        path.pop_back();
         return;
       }
       case NodeKind::Scalar:
@@ -175,11 +177,12 @@ struct Fill {
         // A reader over mutable objects may change between walks; never write past the end.
         if (!(d < shape.size() && info.length == shape[d])) fail_changed_length(path);
         const int64_t len = info.length;
+        path.push_back(0);
         for (int64_t i = 0; i < len; ++i) {
-          path.push_back(i);
+          path.back() = i;
           walk(r.child(n, i), d + 1, out);
-          path.pop_back();
         }
+        path.pop_back();
         return;
       }
       case NodeKind::Scalar: {
