@@ -23,13 +23,16 @@ Tensor transfer(const ArrayView& src, const Plan& p) {
   return copy_plain(src, p.dtype, p.device);
 }
 
-Tensor share(const ArrayView& v, const Plan& p) {
-  // ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated.
+/// ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated; the plan's shape
+/// and strides move into the tensor when the plan is a temporary.
+template <class P>
+Tensor share(const ArrayView& v, P&& p) {
   const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
   auto* base = const_cast<char*>(static_cast<const char*>(v.data)) + p.share_lo * isz;
   auto storage = Storage::wrap(base, static_cast<std::size_t>(p.share_nbytes), v.device, v.owner,
                                v.read_only);
-  return Tensor::make(std::move(storage), -p.share_lo, p.shape, p.strides, v.dtype);
+  return Tensor::make(std::move(storage), -p.share_lo, std::forward<P>(p).shape,
+                      std::forward<P>(p).strides, v.dtype);
 }
 
 Tensor copy_host(const ArrayView& v, const Plan& p) {
@@ -66,6 +69,12 @@ Tensor execute(const Source& source, const Plan& p) {
 }
 
 Tensor as_tensor(const Source& source, const Options& options) {
+  if (auto* a = std::get_if<ArrayView>(&source)) {
+    // The zero-copy path: the same plan and execution, with the plan's dims moved.
+    Plan p = plan(source, options);
+    if (p.decision == Decision::Share) return share(*a, std::move(p));
+    return copy_view(*a, p);
+  }
   return execute(source, plan(source, options));
 }
 
