@@ -262,3 +262,22 @@ TEST(ImplPlan, MissingDeviceIsTheReferenceError) {  // DEV-3
   NestedReader r(x);
   EXPECT_EQ(impl_check::compare_impls(SequenceSource{&r}, o), "");
 }
+
+TEST(ImplPlan, HighRankGathersThatDoNotCollapse) {  // any rank: 20 dims, alternating broadcast
+  // Shape (2,)*20; even dims broadcast (stride 0), odd dims C-contiguous over the odd dims:
+  // no two neighbours chain, so the collapsed copy keeps all 20 dims.
+  Buf b(1024);
+  Dims shape(20, 2), strides(20, 0);
+  int64_t s = 8;
+  for (int d = 19; d >= 0; --d) {
+    if (d % 2 == 1) {
+      strides[d] = s;
+      s *= 2;
+    }
+  }
+  ArrayView v = b.view(shape, strides);
+  impl::Plan p = impl::plan(v, with_dtype(DType::float32));
+  EXPECT_EQ(p.layout.shape.size(), 20u);
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  EXPECT_EQ(impl_check::compare_impls(v, with_dtype(DType::float32)), "");
+}

@@ -80,7 +80,13 @@ void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
     if (begin < end) kernel(src, 0, dst, 1);
     return;
   }
-  int64_t idx[64];
+  int64_t idx_inline[16];
+  std::vector<int64_t> idx_heap;  // a tensor made in C++ may have any rank
+  int64_t* idx = idx_inline;
+  if (nd > 16) {
+    idx_heap.resize(nd);
+    idx = idx_heap.data();
+  }
   const int64_t* shape = l.shape.data();
   const int64_t* st = l.src_strides.data();
   int64_t rem = begin;
