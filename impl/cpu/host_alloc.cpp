@@ -24,7 +24,7 @@ std::size_t initial_limit() {
     unsigned long long v = std::strtoull(e, &end, 10);
     if (end != e) return static_cast<std::size_t>(v);
   }
-  return std::size_t(1) << 30;
+  return std::size_t(512) << 20;
 }
 
 /// Freed huge-page blocks, most recently freed last. Leaked on purpose: tensors may be

@@ -33,7 +33,7 @@ std::shared_ptr<Storage> allocate_host(std::size_t nbytes);
 
 /// Bytes held by the cache of freed large outputs now (not counted in storage_stats()).
 std::size_t host_cache_bytes();
-/// The most the cache keeps: 1 GiB, or ASTENSOR_HOST_CACHE_BYTES (0 disables caching).
+/// The most the cache keeps: 512 MiB, or ASTENSOR_HOST_CACHE_BYTES (0 disables caching).
 std::size_t host_cache_limit();
 /// Unmaps every cached block (returns the memory to the OS).
 void release_host_cache();
