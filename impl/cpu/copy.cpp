@@ -32,12 +32,26 @@ CopyLayout collapse(std::span<const int64_t> shape, std::span<const int64_t> src
   }
   // Dims that matter, in the destination's memory order (largest stride first). The
   // destination is dense, so its strides among size>1 dims are distinct.
-  std::vector<std::size_t> order;
+  // (No heap allocation for up to 16 dims: this runs for every block of nested data.)
+  std::size_t order_inline[16];
+  std::vector<std::size_t> order_heap;
+  std::size_t* order = order_inline;
+  if (shape.size() > 16) {
+    order_heap.resize(shape.size());
+    order = order_heap.data();
+  }
+  std::size_t n_order = 0;
   for (std::size_t d = 0; d < shape.size(); ++d)
-    if (shape[d] != 1) order.push_back(d);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return dst_strides[a] > dst_strides[b]; });
-  for (std::size_t d : order) {
+    if (shape[d] != 1) order[n_order++] = d;
+  // Stable insertion sort, largest destination stride first (std::stable_sort may allocate).
+  for (std::size_t i = 1; i < n_order; ++i) {
+    const std::size_t d = order[i];
+    std::size_t j = i;
+    for (; j > 0 && dst_strides[order[j - 1]] < dst_strides[d]; --j) order[j] = order[j - 1];
+    order[j] = d;
+  }
+  for (std::size_t k = 0; k < n_order; ++k) {
+    const std::size_t d = order[k];
     const int64_t n = shape[d], st = src_byte_strides[d];
     if (!l.shape.empty()) {
       const std::size_t last = l.shape.size() - 1;

@@ -5,7 +5,7 @@
 /// instantiation of core/cast.h's cast_value, so there is exactly one cast semantics.
 ///
 /// Note [CPU vectorization]
-/// The kernels are plain C++ loops that GCC auto-vectorizes, compiled three times in one
+/// The kernels are plain C++ loops that GCC auto-vectorizes (at -O3), compiled twice in one
 /// translation unit with __attribute__((target(...))): baseline x86-64 (SSE2) and AVX2 (+FMA,
 /// F16C, BMI2); the best level the CPU and OS support is picked once at startup (cpu_isa()).
 /// We chose this over Google Highway after measuring (impl/cpu/NOTES.md "Vectorization"):
@@ -16,8 +16,8 @@
 /// conversions must stay bit-identical to cast_value, including float16 rounding and the
 /// saturating float->int). The target attributes are per function (not per file) so the
 /// inline helpers of core/cast.h are never compiled with a wider ISA than the baseline
-/// (that would break the one-definition rule and could execute AVX-512 code on a CPU
-/// without it).
+/// (per-file flags would break the one-definition rule: the linker could keep an AVX2 copy
+/// of an inline helper and run it on a CPU without AVX2).
 
 #include <cstdint>
 
