@@ -281,3 +281,27 @@ TEST(ImplPlan, HighRankGathersThatDoNotCollapse) {  // any rank: 20 dims, altern
   EXPECT_EQ(p.copy, CopyKind::Gather);
   EXPECT_EQ(impl_check::compare_impls(v, with_dtype(DType::float32)), "");
 }
+
+TEST(ImplPlan, DeviceSourcePlansListEveryLink) {  // COPY-2: bytes per link, cast placement
+  // Planning only (nothing runs): a view that says it lives on sim:0 keeps its device
+  // (DEV-1), so no device has to be present to plan its dtype change.
+  Buf b(64);
+  ArrayView v = b.view(Dims{8, 4}, Dims{64, 8});  // [:, :4] of an (8, 8) float64
+  v.device = Device(DeviceType::Sim, 0);
+  impl::Plan share = impl::plan(v, {});
+  EXPECT_EQ(share.decision, Decision::Share);
+  impl::Plan p = impl::plan(v, with_dtype(DType::float32));
+  EXPECT_EQ(p.decision, Decision::Transfer);
+  EXPECT_TRUE(p.transfer_fallback);
+  EXPECT_EQ(p.cast_at, impl::CastAt::Host);
+  ASSERT_EQ(p.links.size(), 2u);
+  EXPECT_EQ(p.links[0].from, Device(DeviceType::Sim, 0));
+  EXPECT_EQ(p.links[0].to, Device::cpu());
+  EXPECT_EQ(p.links[0].nbytes, 7 * 64 + 3 * 8 + 8);  // the touched extent, raw
+  EXPECT_EQ(p.links[1].from, Device::cpu());
+  EXPECT_EQ(p.links[1].to, Device(DeviceType::Sim, 0));
+  EXPECT_EQ(p.links[1].nbytes, 32 * 4);               // the float32 result
+  const std::string e = p.str();
+  EXPECT_TRUE(mentions(e, "link sim:0 -> cpu: 480 bytes")) << e;
+  EXPECT_TRUE(mentions(e, "transfer: synchronous fallback, pipeline pending")) << e;
+}
