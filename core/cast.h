@@ -123,6 +123,11 @@ ASTENSOR_HD inline To cast_real(From v) {
   } else {  // To is floating
     if constexpr (is_int_v<From>) return from_integer<To>(v);
     else if constexpr (std::is_same_v<To, float> && std::is_same_v<From, double>) return static_cast<float>(v);
+    // float16/bfloat16 -> float32 directly: through double, a signalling NaN's bits would
+    // depend on whether the compiler folds the float -> double -> float round trip (it does
+    // at -O2, not at -O0), and the implementations must agree bit for bit (XFER-3).
+    else if constexpr (std::is_same_v<To, float> && std::is_same_v<From, Half>) return half_to_float(v);
+    else if constexpr (std::is_same_v<To, float> && std::is_same_v<From, BFloat16>) return bfloat16_to_float(v);
     else return from_double<To>(to_double(v));
   }
 }
