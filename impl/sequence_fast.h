@@ -12,6 +12,7 @@
 /// from SequenceReader is not required.
 
 #include <algorithm>
+#include <concepts>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -40,6 +41,41 @@ namespace seq_detail {
 
 inline constexpr std::size_t kMaxDepth = 64;
 
+/// Optional reader hook for runs of plain scalars (the CPython reader has it; the virtual
+/// interface does not). `r.scan_scalars(seq, begin, end, f)` calls `f(i, leaf)` for the
+/// children i = begin, begin+1, ... of the sequence `seq` while the child is a scalar that the
+/// reader can read without running foreign code (exact float/int/bool for CPython), where
+/// `leaf` is exactly what inspect() would report for it; it stops at the first other child,
+/// at `end`, at the sequence's current end, or when f returns false, and returns the index of
+/// the first child it did not consume. The walkers treat every consumed child exactly as
+/// their generic Scalar case would, and walk the others generically (Note [Scalar runs]).
+/// `r.is_plain(node)`: true when inspecting the node, taking its children and reading it as
+/// a leaf run no foreign code and cannot fail except by the walkers' own checks (CPython:
+/// exact list, tuple, float, int, bool). Used by the speculative fill (Note [Speculative fill]).
+template <class R>
+concept HasScalarScan = requires(R& r, NodeRef n, bool (*f)(int64_t, const ScalarLeaf&)) {
+  { r.scan_scalars(n, int64_t{}, int64_t{}, f) } -> std::same_as<int64_t>;
+  { r.is_plain(n) } -> std::same_as<bool>;
+};
+
+// Note [Scalar runs]: the innermost sequences of nested Python data are long runs of exact
+// floats/ints/bools. Walking each as a node (inspect, child, a held reference, the dtype fold
+// through leaf_dtype) cost ~60-120 ns per element; a run is read straight from the list's item
+// array with no reference taken, which is safe because nothing in a run executes Python code
+// (the list cannot change under us), and a child that is not plain ends the run and goes
+// through the generic walk, whose checks and errors are the reference's.
+
+/// leaf_dtype() for a leaf of a scalar run, with the default float dtype read once per run.
+inline DType run_leaf_dtype(const ScalarLeaf& s, DType default_float) {
+  if (s.dtype) return *s.dtype;
+  switch (s.kind) {
+    case ScalarLeaf::Kind::Bool: return DType::bool_;
+    case ScalarLeaf::Kind::Float: return default_float;
+    case ScalarLeaf::Kind::Complex: return default_complex_dtype();
+    default: return DType::int64;
+  }
+}
+
 // Non-template pieces (sequence_fast.cpp): messages identical to reference/sequence.cpp.
 DType leaf_dtype(const ScalarLeaf& s);
 const Dims& block_shape(const Block& b);
@@ -59,6 +95,74 @@ DType block_dtype(const Block& b);
 int64_t copy_block(const Block& b, std::size_t d, std::size_t ndim, DType dtype, char* out,
                    const std::vector<int64_t>& path);
 
+/// Stores the common leaves without going through store_scalar's dtype switch; false when
+/// the leaf needs the general checked store. Identical results to store_scalar by
+/// construction: the same cast_value calls for the same kinds.
+template <class T>
+inline bool store_fast(const ScalarLeaf& s, char* out);
+
+// Note [Speculative fill]: for plain data (every node an exact list/tuple/float/int/bool,
+// R::is_plain), walk 1 also stores each leaf, with store_fast, into an output of the dtype
+// known at the first leaf (the given dtype, or the first leaf's), so walk 2 is skipped when
+// at the end the inferred dtype is that one and every leaf was stored. The result is the one
+// walk 2 would give: no foreign code ran (plain nodes only), so walk 2 would read the same
+// leaves, and it too stores them with store_fast first. Anything else (a non-plain node, a
+// leaf store_fast refuses, a block, a dtype change) drops the speculative output and walk 2
+// runs as usual, with its checks and errors. The output is allocated once the shape is known
+// (at the first leaf), so its size comes from real list lengths; capped as a precaution.
+inline constexpr std::size_t kMaxSpeculativeBytes = std::size_t(1) << 32;
+
+struct Speculation {
+  bool possible = true;   // every node so far was plain
+  bool active = false;    // storing into `storage`
+  DType dtype = DType::float32;
+  std::shared_ptr<Storage> storage;
+  char* out = nullptr;
+  char* end = nullptr;
+
+  void drop() {
+    possible = active = false;
+    storage.reset();
+  }
+  bool store(const ScalarLeaf& s) {
+    if (out == end) return false;
+    bool ok;
+    switch (dtype) {
+      case DType::float32: ok = store_fast<float>(s, out); break;
+      case DType::float64: ok = store_fast<double>(s, out); break;
+      case DType::int64: ok = store_fast<int64_t>(s, out); break;
+      case DType::bool_: ok = store_fast<bool>(s, out); break;
+      default: ok = false;
+    }
+    if (ok) out += itemsize(dtype);
+    return ok;
+  }
+  void start(const Dims& shape, DType d) {
+    if (d != DType::float32 && d != DType::float64 && d != DType::int64 && d != DType::bool_) {
+      drop();
+      return;
+    }
+    std::size_t bytes = itemsize(d);
+    for (int64_t n : shape)
+      if (n < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(n), &bytes) ||
+          bytes > kMaxSpeculativeBytes) {
+        drop();
+        return;
+      }
+    storage = cpu::allocate_host(bytes);
+    dtype = d;
+    out = static_cast<char*>(storage->data());
+    end = out + bytes;
+    active = true;
+  }
+  /// The complete output of `dtype`, or null.
+  std::shared_ptr<Storage> take(DType final_dtype) {
+    if (!active || out != end || final_dtype != dtype) return nullptr;
+    active = false;
+    return std::move(storage);
+  }
+};
+
 template <class R>
 struct Infer {
   R& r;
@@ -68,6 +172,9 @@ struct Infer {
   std::optional<DType> acc;
   std::vector<int64_t> path;
   NodeInfo info;             // scratch, reused for every node
+  std::optional<DType> given;  // the dtype= option (speculation only)
+  bool speculate = false;      // Note [Speculative fill]
+  Speculation spec;
 
   void fold(DType d) {
     if (!infer) return;
@@ -83,6 +190,9 @@ struct Infer {
 
   void walk(NodeRef n, std::size_t d) {
     if (d > kMaxDepth) fail_depth(path);
+    if constexpr (HasScalarScan<R>) {
+      if (spec.possible && !r.is_plain(n)) spec.drop();
+    }
     r.inspect(n, &info);
     switch (info.kind) {
       case NodeKind::Sequence: {
@@ -98,18 +208,44 @@ struct Infer {
         // One path slot for all children (the path is only read when an error is raised).
         path.push_back(0);
         for (int64_t i = 0; i < len; ++i) {
+          if constexpr (HasScalarScan<R>) {
+            // Children must be scalars here: consume the plain ones as a run (the generic
+            // Scalar case with the shape check already known to pass).
+            if (!open && d + 1 == shape.size()) {
+              const DType fdt = default_dtype();
+              i = r.scan_scalars(n, i, len, [&](int64_t j, const ScalarLeaf& s) {
+                if (infer) {
+                  const DType dt = run_leaf_dtype(s, fdt);
+                  if (!(acc && dt == *acc)) {
+                    path.back() = j;
+                    fold(dt);
+                  }
+                }
+                if (spec.active && !spec.store(s)) spec.drop();
+                return true;
+              });
+              if (i >= len) break;
+            }
+          }
           path.back() = i;
           walk(r.child(n, i), d + 1);
         }
         path.pop_back();
         return;
       }
-      case NodeKind::Scalar:
+      case NodeKind::Scalar: {
+        const bool first = open;
         if (open) open = false;
         else if (d != shape.size()) fail_kind(d, info, r.describe(n), shape, path);
         fold(info.scalar.dtype ? *info.scalar.dtype : leaf_dtype(info.scalar));
+        if constexpr (HasScalarScan<R>) {
+          if (first && speculate && spec.possible) spec.start(shape, given ? *given : *acc);
+          if (spec.active && !spec.store(info.scalar)) spec.drop();
+        }
         return;
+      }
       case NodeKind::Block: {
+        if constexpr (HasScalarScan<R>) spec.drop();
         const Dims& bs = block_shape(info.block);
         if (open) {
           open = false;
@@ -129,9 +265,6 @@ struct Infer {
   }
 };
 
-/// Stores the common leaves without going through store_scalar's dtype switch; false when
-/// the leaf needs the general checked store. Identical results to store_scalar by
-/// construction: the same cast_value calls for the same kinds.
 template <class T>
 inline bool store_fast(const ScalarLeaf& s, char* out) {
   using Kind = ScalarLeaf::Kind;
@@ -179,6 +312,18 @@ struct Fill {
         const int64_t len = info.length;
         path.push_back(0);
         for (int64_t i = 0; i < len; ++i) {
+          if constexpr (HasScalarScan<R>) {
+            if (d + 1 == shape.size()) {  // a run of leaves: store_fast, as the Scalar case
+              char* o = out;
+              i = r.scan_scalars(n, i, len, [&o](int64_t, const ScalarLeaf& s) {
+                if (!store_fast<T>(s, o)) return false;
+                o += sizeof(T);
+                return true;
+              });
+              out = o;
+              if (i >= len) break;
+            }
+          }
           path.back() = i;
           walk(r.child(n, i), d + 1, out);
         }
@@ -249,10 +394,29 @@ Tensor execute_sequence(R& reader, const Plan& p) {
 }
 
 /// as_tensor for nested data read through R (SEQ-*): what impl::as_tensor does with a
-/// SequenceSource, with R's calls inlined.
+/// SequenceSource, with R's calls inlined; with R's scalar-run hooks, walk 1 also fills the
+/// output when it can (Note [Speculative fill]): the same plan, one walk instead of two.
 template <class R>
 Tensor as_tensor_sequence(R& reader, const Options& options = {}) {
-  return execute_sequence(reader, plan_sequence(reader, options));
+  if constexpr (seq_detail::HasScalarScan<R>) {
+    const Device device = seq_detail::sequence_target(options);
+    seq_detail::Infer<R> w{reader, !options.dtype.has_value(), {}, true, std::nullopt, {}, {},
+                           options.dtype, true, {}};
+    w.walk(reader.root(), 0);
+    const Plan p = seq_detail::sequence_plan(
+        SequenceShape{std::move(w.shape),
+                      options.dtype ? *options.dtype : w.acc.value_or(default_dtype())},
+        device);
+    if (auto storage = w.spec.take(p.dtype)) {
+      Tensor host = Tensor::make(std::move(storage), 0, p.shape, p.strides, p.dtype);
+      if (p.decision == Decision::Transfer) return seq_detail::sequence_to_device(host, p);
+      return host;
+    }
+    w.spec.drop();  // free it before walk 2 allocates
+    return execute_sequence(reader, p);
+  } else {
+    return execute_sequence(reader, plan_sequence(reader, options));
+  }
 }
 
 /// The same walks through the virtual interface (any reader).

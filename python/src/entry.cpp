@@ -11,13 +11,23 @@
 
 #ifdef ASTENSOR_HAVE_IMPL
 #include "impl/as_tensor.h"
+#include "impl/sequence_fast.h"
 #endif
 
 namespace astensor::python {
 
 Tensor as_tensor_dispatch(const Source& s, const Options& o, bool reference) {
 #ifdef ASTENSOR_HAVE_IMPL
-  if (!reference) return astensor::impl::as_tensor(s, o);
+  if (!reference) {
+    // Python data: impl's walks instantiated with the final CPython reader, so its calls
+    // (and the scalar-run hook, Note [Scalar runs]) are inlined. The same plan_sequence /
+    // execute_sequence that impl::as_tensor runs for a SequenceSource.
+    if (const auto* q = std::get_if<SequenceSource>(&s)) {
+      if (auto* pr = dynamic_cast<PySequenceReader*>(q->reader))
+        return astensor::impl::as_tensor_sequence(*pr, o);
+    }
+    return astensor::impl::as_tensor(s, o);
+  }
 #else
   (void)reference;
 #endif
@@ -76,7 +86,16 @@ std::string describe_plan(const Source& s, const Options& o) {
 
 std::string explain_dispatch(const Source& s, const Options& o) {
 #ifdef ASTENSOR_HAVE_IMPL
-  return astensor::impl::explain(s, o);
+  // COPY-2: explain() says what would happen, a refusal included (copy=False on Python
+  // data, an unsupported cast...): the planner's typed error becomes the plan's text.
+  try {
+    return astensor::impl::explain(s, o);
+  } catch (const Error& e) {
+    static constexpr const char* kKinds[] = {"TypeError", "ValueError", "OverflowError",
+                                             "RuntimeError"};
+    return std::string("as_tensor plan: raise ") + kKinds[static_cast<int>(e.kind())] + "\n  " +
+           e.what() + "\n";
+  }
 #else
   return describe_plan(s, o);
 #endif

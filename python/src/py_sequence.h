@@ -64,6 +64,90 @@ class PySequenceReader final : public SequenceReader {
 
   std::string describe(NodeRef node) override;
 
+  /// The scalar-run hook of impl/sequence_fast.h (Note [Scalar runs]): exact float, bool and
+  /// int (when it fits int64; larger ones end the run and take inspect()'s path) children of
+  /// an exact list or tuple, read from its item array without taking references. Nothing in
+  /// the loop runs Python code, so the array cannot change while we read it.
+  /// Exact list, tuple, float, int or bool: nothing about it runs Python code (impl's
+  /// Note [Speculative fill]).
+  bool is_plain(NodeRef node) const {
+    PyTypeObject* tp = Py_TYPE(static_cast<PyObject*>(const_cast<void*>(node)));
+    return tp == &PyFloat_Type || tp == &PyLong_Type || tp == &PyList_Type ||
+           tp == &PyTuple_Type || tp == &PyBool_Type;
+  }
+
+  static constexpr int64_t kPrefetch = 16;
+
+  /// The value of an exact int of at most two digits without a call into libpython (the
+  /// common case: PyLong_AsLongLongAndOverflow costs a call and its checks per element).
+  static bool small_int(PyObject* c, int64_t* v) {
+#if PY_VERSION_HEX >= 0x030C0000
+    auto* l = reinterpret_cast<PyLongObject*>(c);
+    if (!PyUnstable_Long_IsCompact(l)) return false;
+    *v = PyUnstable_Long_CompactValue(l);
+    return true;
+#else
+    const auto* l = reinterpret_cast<const PyLongObject*>(c);
+    const Py_ssize_t size = Py_SIZE(c);
+    static_assert(PyLong_SHIFT * 2 < 63);
+    switch (size) {
+      case 0: *v = 0; return true;
+      case 1: *v = static_cast<int64_t>(l->ob_digit[0]); return true;
+      case -1: *v = -static_cast<int64_t>(l->ob_digit[0]); return true;
+      case 2:
+      case -2: {
+        const int64_t m = static_cast<int64_t>(l->ob_digit[0]) |
+                          (static_cast<int64_t>(l->ob_digit[1]) << PyLong_SHIFT);
+        *v = size < 0 ? -m : m;
+        return true;
+      }
+      default: return false;
+    }
+#endif
+  }
+  template <class F>
+  int64_t scan_scalars(NodeRef seq, int64_t begin, int64_t end, F&& f) {
+    auto* o = static_cast<PyObject*>(const_cast<void*>(seq));
+    PyObject** items;
+    Py_ssize_t n;
+    if (Py_IS_TYPE(o, &PyList_Type)) {
+      items = PySequence_Fast_ITEMS(o);
+      n = PyList_GET_SIZE(o);
+    } else if (Py_IS_TYPE(o, &PyTuple_Type)) {
+      items = PySequence_Fast_ITEMS(o);
+      n = PyTuple_GET_SIZE(o);
+    } else {
+      return begin;
+    }
+    if (end > n) end = n;  // shrunk: the generic child() reports the change
+    int64_t i = begin;
+    for (; i < end; ++i) {
+      // The objects are the memory traffic: ask for one a few iterations ahead.
+      if (i + kPrefetch < end) __builtin_prefetch(items[i + kPrefetch]);
+      PyObject* c = items[i];
+      PyTypeObject* tp = Py_TYPE(c);
+      ScalarLeaf s;
+      if (tp == &PyFloat_Type) {
+        s.kind = ScalarLeaf::Kind::Float;
+        s.re = PyFloat_AS_DOUBLE(c);
+      } else if (tp == &PyLong_Type) {
+        if (!small_int(c, &s.i)) {
+          int overflow = 0;
+          s.i = PyLong_AsLongLongAndOverflow(c, &overflow);
+          if (overflow != 0) break;  // UInt / BigInt: int_leaf() through the generic walk
+        }
+        s.kind = ScalarLeaf::Kind::Int;
+      } else if (tp == &PyBool_Type) {
+        s.kind = ScalarLeaf::Kind::Bool;
+        s.b = c == Py_True;
+      } else {
+        break;
+      }
+      if (!f(i, static_cast<const ScalarLeaf&>(s))) break;
+    }
+    return i;
+  }
+
   /// A Python int as a leaf: Int when it fits int64, UInt up to 2**64-1, BigInt beyond
   /// (its double value, +-inf when even that overflows; SEQ-6 reports it on store).
   static ScalarLeaf int_leaf(PyObject* o);
