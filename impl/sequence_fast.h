@@ -102,12 +102,12 @@ template <class T>
 inline bool store_fast(const ScalarLeaf& s, char* out);
 
 // Note [Speculative fill]: for plain data (every node an exact list/tuple/float/int/bool,
-// R::is_plain), walk 1 also stores each leaf, with store_fast, into an output of the dtype
+// R::is_plain), walk 1 also stores each leaf, with store_fast (blocks: copy_block), into an output of the dtype
 // known at the first leaf (the given dtype, or the first leaf's), so walk 2 is skipped when
 // at the end the inferred dtype is that one and every leaf was stored. The result is the one
 // walk 2 would give: no foreign code ran (plain nodes only), so walk 2 would read the same
 // leaves, and it too stores them with store_fast first. Anything else (a non-plain node, a
-// leaf store_fast refuses, a block, a dtype change) drops the speculative output and walk 2
+// leaf store_fast refuses, a dtype change) drops the speculative output and walk 2
 // runs as usual, with its checks and errors. The output is allocated once the shape is known
 // (at the first leaf), so its size comes from real list lengths; capped as a precaution.
 inline constexpr std::size_t kMaxSpeculativeBytes = std::size_t(1) << 32;
@@ -138,10 +138,6 @@ struct Speculation {
     return ok;
   }
   void start(const Dims& shape, DType d) {
-    if (d != DType::float32 && d != DType::float64 && d != DType::int64 && d != DType::bool_) {
-      drop();
-      return;
-    }
     std::size_t bytes = itemsize(d);
     for (int64_t n : shape)
       if (n < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(n), &bytes) ||
@@ -154,6 +150,20 @@ struct Speculation {
     out = static_cast<char*>(storage->data());
     end = out + bytes;
     active = true;
+  }
+  /// A block leaf (SEQ-4) copied in bulk, as walk 2 would (copy_block with the same dtype).
+  /// Anything unexpected drops the speculation: walk 2 then meets it in the reference's order.
+  void copy(const Block& b, std::size_t d, std::size_t ndim, const std::vector<int64_t>& path) {
+    int64_t numel = 1;
+    for (int64_t n : block_shape(b))
+      if (n < 0 || __builtin_mul_overflow(numel, n, &numel)) return drop();
+    const std::size_t bytes = static_cast<std::size_t>(numel) * itemsize(dtype);
+    if (static_cast<std::size_t>(end - out) < bytes) return drop();
+    try {
+      out += copy_block(b, d, ndim, dtype, out, path) * static_cast<int64_t>(itemsize(dtype));
+    } catch (...) {
+      drop();
+    }
   }
   /// The complete output of `dtype`, or null.
   std::shared_ptr<Storage> take(DType final_dtype) {
@@ -245,7 +255,7 @@ struct Infer {
         return;
       }
       case NodeKind::Block: {
-        if constexpr (HasScalarScan<R>) spec.drop();
+        const bool first = open;
         const Dims& bs = block_shape(info.block);
         if (open) {
           open = false;
@@ -256,6 +266,10 @@ struct Infer {
           if (d < shape.size() || !bs.empty()) fail_block_shape(shape, d, bs, path);
         }
         fold(block_dtype(info.block));
+        if constexpr (HasScalarScan<R>) {
+          if (first && speculate && spec.possible) spec.start(shape, given ? *given : *acc);
+          if (spec.active) spec.copy(info.block, d, shape.size(), path);
+        }
         return;
       }
       case NodeKind::Invalid:

@@ -70,11 +70,20 @@ class PySequenceReader final : public SequenceReader {
   /// the loop runs Python code, so the array cannot change while we read it.
   /// Exact list, tuple, float, int or bool: nothing about it runs Python code (impl's
   /// Note [Speculative fill]).
+  /// Exact ndarrays of a builtin numeric dtype too: inspect() reads their struct only.
   bool is_plain(NodeRef node) const {
-    PyTypeObject* tp = Py_TYPE(static_cast<PyObject*>(const_cast<void*>(node)));
-    return tp == &PyFloat_Type || tp == &PyLong_Type || tp == &PyList_Type ||
-           tp == &PyTuple_Type || tp == &PyBool_Type;
+    auto* o = static_cast<PyObject*>(const_cast<void*>(node));
+    PyTypeObject* tp = Py_TYPE(o);
+    if (tp == &PyFloat_Type || tp == &PyLong_Type || tp == &PyList_Type ||
+        tp == &PyTuple_Type || tp == &PyBool_Type)
+      return true;
+    if (tp != npy().PyArray_Type_) return false;
+    const int type_num =
+        py::detail::array_descriptor_proxy(py::detail::array_proxy(o)->descr)->type_num;
+    return type_num <= kNpyLastPlain || type_num == kNpyHalfNum;
   }
+  static constexpr int kNpyLastPlain = 15;  // NPY_BOOL .. NPY_CDOUBLE (long double raises in inspect)
+  static constexpr int kNpyHalfNum = 23;
 
   static constexpr int64_t kPrefetch = 16;
 
