@@ -5,6 +5,8 @@
 
 #include "core/backend.h"
 
+#include <cstring>
+
 namespace astensor::impl {
 
 namespace seq_detail {
@@ -93,12 +95,38 @@ void fail_changed_length(const std::vector<int64_t>& path) {
                                    " changed its length during conversion"));
 }
 
+namespace {
+/// C-contiguous in its own shape (dims of extent 1 may have any stride).
+bool dense_c_order(const ArrayView& v) {
+  int64_t expect = static_cast<int64_t>(itemsize(v.dtype));
+  for (std::size_t k = v.shape.size(); k-- > 0;) {
+    if (v.shape[k] != 1 && v.byte_strides[k] != expect) return false;
+    expect *= v.shape[k];
+  }
+  return true;
+}
+}  // namespace
+
 int64_t copy_block(const Block& b, std::size_t d, std::size_t ndim, DType dtype, char* out,
                    const std::vector<int64_t>& path) {
-  ArrayView v = block_view(b);
-  const int64_t count = validate(v);
-  if (d + v.shape.size() != ndim) fail_changed(path);
+  // The common block (an ndarray leaf, SEQ-4) is read in place: no copy of its view.
+  ArrayView own;
+  const ArrayView* vp = std::get_if<ArrayView>(&b);
+  if (!vp) {
+    own = block_view(b);
+    vp = &own;
+  }
+  const int64_t count = validate(*vp);
+  if (d + vp->shape.size() != ndim) fail_changed(path);
   if (count == 0) return 0;
+  // Same dtype, native order, dense on the host: the bytes as they are (what run_copy does
+  // for such a layout, without collapsing it first; a list of many small arrays pays the
+  // per-block set-up a thousand times).
+  if (vp->device.is_cpu() && vp->dtype == dtype && !vp->byteswapped && dense_c_order(*vp)) {
+    std::memcpy(out, vp->data, static_cast<std::size_t>(count) * itemsize(dtype));
+    return count;
+  }
+  ArrayView v = *vp;
   Tensor host;  // device blocks are brought to the host first (as the reference does)
   if (!v.device.is_cpu()) {
     host = copy_plain(v, v.dtype, Device::cpu());

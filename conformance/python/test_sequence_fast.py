@@ -210,6 +210,29 @@ def test_seq2_shared_inner_lists():
     check_same([row] * 100, dtype="float64")
 
 
+def _odd_blocks():
+    base = np.arange(24.0).reshape(4, 6)
+    ext1 = np.lib.stride_tricks.as_strided(np.arange(3.0), shape=(1, 3), strides=(1000, 8))
+    return [
+        [base[:, ::2], base[:, 1::2]],                       # strided blocks
+        [np.asfortranarray(base[:2, :3]), base[2:, :3]],     # Fortran order vs C order
+        [base[::-1, :3], base[:, :3]],                       # negative stride
+        [ext1, np.ones((1, 3))],                             # any stride on an extent-1 dim
+        [np.arange(3, dtype=">f8"), np.arange(3.0)],         # non-native byte order (ARR-4)
+        [np.arange(3, dtype=np.float32), np.arange(3.0)],    # a cast per block
+        [np.zeros((0,)), np.zeros((0,))],                    # empty blocks
+        [np.broadcast_to(np.float64(2.0), (3,)), np.arange(3.0)],  # zero stride
+    ]
+
+
+@pytest.mark.parametrize("data", _odd_blocks(), ids=lambda d: "x".join(str(b.shape) for b in d))
+@pytest.mark.parametrize("dtype", [None, "float64", "float32", "int64"])
+def test_seq4_blocks_of_every_layout_equal_reference(data, dtype):
+    """SEQ-4: ndarray leaves of every layout (the in-place memcpy of dense same-dtype blocks,
+    the gather/cast kernels for the rest) give the reference's bytes."""
+    check_same(data, **({} if dtype is None else {"dtype": dtype}))
+
+
 def test_seq_large_flat_and_nested_lists():
     """The benchmark shapes, smaller: values bit for bit (float, int, bool; nested)."""
     check_same([i * 0.1 for i in range(20000)])
