@@ -36,13 +36,14 @@ Tensor as_tensor_dispatch(const Source& s, const Options& o, bool reference) {
 
 namespace {
 
+#ifndef ASTENSOR_HAVE_IMPL
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : "; ") + x;
   return s;
 }
 
-/// What the rules decide, described without converting (until impl/'s planner exists).
+/// What the rules decide, described without converting (modules built without impl/'s planner).
 std::string describe_plan(const Source& s, const Options& o) {
   std::string out;
   auto target = [&](std::optional<Device> own) {
@@ -81,6 +82,7 @@ std::string describe_plan(const Source& s, const Options& o) {
          "); casts run on the host, one element at a time (reference; the optimized planner "
          "is not built into this module)";
 }
+#endif
 
 }  // namespace
 
