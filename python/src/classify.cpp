@@ -112,7 +112,7 @@ void throw_unsupported_numpy_dtype(PyObject* descr, const char* what) {
                                   " (object arrays are converted element by element)"));
 }
 
-ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped) {
+ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped, bool owned) {
   auto* p = py::detail::array_proxy(arr);
   ArrayView v;
   v.data = p->data;
@@ -121,7 +121,7 @@ ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped) {
   v.byte_strides = dims_of(p->strides, p->nd);
   v.byteswapped = byteswapped;
   v.read_only = (p->flags & kNpyWriteable) == 0;
-  v.owner = py_owner(arr);
+  if (owned) v.owner = py_owner(arr);
   return v;
 }
 
@@ -191,7 +191,9 @@ void PySequenceReader::inspect_slow(PyObject* o, NodeInfo* out) {
         out->scalar = ScalarLeaf::from_element(buf, *d);
       } else {
         out->kind = NodeKind::Block;
-        out->block = ndarray_view(o, *d, swapped);
+        // Unowned: the reader holds every node it handed out until it is destroyed, and a
+        // block is only copied from (a list of many small arrays paid an allocation each).
+        out->block = ndarray_view(o, *d, swapped, /*owned=*/false);
       }
       return;
     }

@@ -36,7 +36,9 @@ std::optional<DType> dtype_from_numpy_descr(PyObject* descr, bool* byteswapped);
 
 /// Zero-copy view of an ndarray of a supported dtype (ARR-1): pointer, shape, byte strides,
 /// read-only flag (ARR-7), byte order (ARR-4); the view's owner holds the array (ARR-2).
-ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped);
+/// `owned` false: no owner (the caller keeps the array alive for as long as the view is used
+/// and never lets a tensor share it: the sub-blocks of nested data, SEQ-4, which are copied).
+ArrayView ndarray_view(PyObject* arr, DType dtype, bool byteswapped, bool owned = true);
 
 /// ARG-4 steps (3)-(6) for an object that is not a Tensor, ndarray, scalar or str/bytes:
 /// fills *out and returns true when the object speaks one of the array protocols.
