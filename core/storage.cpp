@@ -27,6 +27,19 @@ std::shared_ptr<Storage> Storage::wrap(void* data, std::size_t nbytes, Device de
   return std::make_shared<Storage>(data, nbytes, device, std::move(owner), read_only, false);
 }
 
+std::shared_ptr<Storage> Storage::adopt(void* data, std::size_t nbytes, Device device,
+                                        std::shared_ptr<void> owner) {
+  g_live_allocations.fetch_add(1, std::memory_order_relaxed);
+  g_live_bytes.fetch_add(static_cast<long long>(nbytes), std::memory_order_relaxed);
+  // The counters drop when the caller's owner is released: chain it into a new owner.
+  std::shared_ptr<void> counted(data, [owner = std::move(owner), nbytes](void*) mutable {
+    owner.reset();
+    g_live_allocations.fetch_sub(1, std::memory_order_relaxed);
+    g_live_bytes.fetch_sub(static_cast<long long>(nbytes), std::memory_order_relaxed);
+  });
+  return std::make_shared<Storage>(data, nbytes, device, std::move(counted), false, true);
+}
+
 StorageStats storage_stats() {
   return {g_live_allocations.load(), g_live_bytes.load()};
 }

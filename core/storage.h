@@ -19,6 +19,11 @@ class Storage {
   /// Borrowed memory: `owner` keeps the producer alive; dropping it releases the producer.
   static std::shared_ptr<Storage> wrap(void* data, std::size_t nbytes, Device device,
                                        std::shared_ptr<void> owner, bool read_only);
+  /// Memory the library allocated itself through another allocator than the backend's (the
+  /// optimized implementation's huge-page host allocator): counted in storage_stats() like
+  /// allocate(), owns_memory() is true; `owner` frees it when the last tensor goes away.
+  static std::shared_ptr<Storage> adopt(void* data, std::size_t nbytes, Device device,
+                                        std::shared_ptr<void> owner);
 
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }

@@ -1,0 +1,315 @@
+// DT-3 in the optimized CPU kernels: every dtype pair of DT-1, at every instruction-set level
+// the CPU has, contiguous / strided / misaligned / byte-swapped, bit for bit against the
+// reference converter (core convert_plain, one cast_one per element). float16/bfloat16:
+// all 65,536 patterns as sources, random doubles as sources; float->int saturation on NaN,
+// +-inf, exact bounds and the values just outside them.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/cast.h"
+#include "core/convert.h"
+#include "impl/cpu/copy.h"
+#include "impl/cpu/kernels.h"
+
+using namespace astensor;
+using namespace astensor::impl::cpu;
+
+namespace {
+
+constexpr DType kAll[] = {DType::bool_,   DType::uint8,    DType::int8,    DType::int16,
+                          DType::int32,   DType::int64,    DType::uint16,  DType::uint32,
+                          DType::uint64,  DType::float16,  DType::bfloat16, DType::float32,
+                          DType::float64, DType::complex64, DType::complex128};
+
+/// Doubles that sit on every edge of DT-3: signed zeros, NaN, infinities, halves (ties),
+/// the integer bounds and their neighbours, float16/float32 limits, subnormals.
+std::vector<double> edge_doubles() {
+  std::vector<double> v = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994,
+                           std::numeric_limits<double>::quiet_NaN(),
+                           -std::numeric_limits<double>::quiet_NaN(),
+                           std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(),
+                           std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(),
+                           std::numeric_limits<double>::denorm_min(), 5e-324, 1e-310,
+                           std::numeric_limits<double>::min(), 65504.0, 65519.99, 65520.0,
+                           -65520.0, 6.1e-5, 5.96e-8, 2.98e-8, 3.0e38, 3.4028235e38, 3.4028236e38,
+                           1e39, -1e39, 1e300, -1e300, 0.1, 1.0 / 3.0};
+  for (int bits : {7, 8, 15, 16, 31, 32, 53, 63, 64}) {
+    const double p = std::ldexp(1.0, bits);
+    for (double x : {p, -p}) {
+      v.push_back(x);
+      v.push_back(std::nextafter(x, 0.0));
+      v.push_back(std::nextafter(x, x * 2));
+      v.push_back(x - 1);
+      v.push_back(x + 1);
+      v.push_back(x - 0.5);
+    }
+  }
+  return v;
+}
+
+/// A source buffer of `n` values of dtype d (native order): edge values cast in, plus for the
+/// floating types raw bit patterns.
+std::vector<unsigned char> source_values(DType d, int64_t* n) {
+  std::vector<double> vals = edge_doubles();
+  std::mt19937_64 rng(2024);
+  for (int i = 0; i < 2000; ++i) {  // random doubles (incl. NaN payloads, subnormals)
+    uint64_t b = rng();
+    double x;
+    std::memcpy(&x, &b, 8);
+    vals.push_back(x);
+    vals.push_back(std::ldexp(double(int64_t(rng())), -int(rng() % 80)));
+  }
+  const std::size_t isz = itemsize(d);
+  std::vector<unsigned char> out;
+  if (d == DType::float16 || d == DType::bfloat16) {
+    out.resize(65536 * 2);
+    for (uint32_t b = 0; b < 65536; ++b) {
+      uint16_t h = uint16_t(b);
+      std::memcpy(&out[b * 2], &h, 2);
+    }
+  } else {
+    out.resize(vals.size() * isz);
+    for (std::size_t i = 0; i < vals.size(); ++i) {
+      if (is_complex(d)) {  // the imaginary part gets another edge value
+        double c[2] = {vals[i], vals[(i * 7 + 3) % vals.size()]};
+        cast_one(c, DType::complex128, &out[i * isz], d);
+      } else if (d == DType::bool_) {
+        out[i] = vals[i] != 0.0 ? 1 : 0;  // only valid bool bytes
+      } else {
+        cast_one(&vals[i], DType::float64, &out[i * isz], d);
+      }
+    }
+    if (d == DType::float32 || d == DType::float64) {  // raw patterns too
+      const std::size_t extra = 4000;
+      const std::size_t at = out.size();
+      out.resize(at + extra * isz);
+      for (std::size_t i = 0; i < extra * isz; ++i) out[at + i] = static_cast<unsigned char>(rng());
+    }
+  }
+  *n = static_cast<int64_t>(out.size() / isz);
+  return out;
+}
+
+std::vector<unsigned char> reference_convert(const unsigned char* src, DType from, int64_t n,
+                                             int64_t stride, DType to, bool swapped) {
+  ArrayView v;
+  v.data = src;
+  v.dtype = from;
+  v.shape = Dims{n};
+  v.byte_strides = Dims{stride};
+  v.byteswapped = swapped;
+  std::vector<unsigned char> out(static_cast<std::size_t>(n) * itemsize(to));
+  convert_plain(v, out.data(), to, Dims{1}.span());
+  return out;
+}
+
+void byteswap_elements(std::vector<unsigned char>& b, DType d) {
+  const std::size_t isz = itemsize(d), part = is_complex(d) ? isz / 2 : isz;
+  for (std::size_t i = 0; i + isz <= b.size(); i += isz)
+    for (std::size_t o = 0; o < isz; o += part) std::reverse(&b[i + o], &b[i + o + part]);
+}
+
+class IsaLevel {
+ public:
+  explicit IsaLevel(Isa i) : old_(set_cpu_isa(i)) {}
+  ~IsaLevel() { set_cpu_isa(old_); }
+
+ private:
+  Isa old_;
+};
+
+}  // namespace
+
+TEST(ImplCast, EveryPairEveryIsaMatchesTheReferenceBitForBit) {  // DT-1, DT-3, XFER-3
+  for (int level = 0; level <= static_cast<int>(detected_isa()); ++level) {
+    IsaLevel guard(static_cast<Isa>(level));
+    for (DType from : kAll) {
+      int64_t n = 0;
+      std::vector<unsigned char> src = source_values(from, &n);
+      const int64_t isz = static_cast<int64_t>(itemsize(from));
+      // Misaligned copy of the same values (ARR-6), and a stride-2 interleaving.
+      std::vector<unsigned char> mis(src.size() + 1);
+      std::memcpy(mis.data() + 1, src.data(), src.size());
+      std::vector<unsigned char> strided(src.size() * 2 + 3);
+      for (int64_t i = 0; i < n; ++i)
+        std::memcpy(&strided[3 + i * 2 * isz], &src[i * isz], isz);
+      std::vector<unsigned char> swapped = src;
+      byteswap_elements(swapped, from);
+      for (DType to : kAll) {
+        SCOPED_TRACE(std::string(isa_name(cpu_isa())) + " " + name(from) + " -> " + name(to));
+        const auto want = reference_convert(src.data(), from, n, isz, to, false);
+        std::vector<unsigned char> got(want.size());
+        run_kernel(from, to, false, true)(reinterpret_cast<const char*>(src.data()), isz,
+                                          reinterpret_cast<char*>(got.data()), n);
+        ASSERT_EQ(got, want) << "contiguous";
+        std::fill(got.begin(), got.end(), 0xAB);
+        run_kernel(from, to, false, true)(reinterpret_cast<const char*>(mis.data() + 1), isz,
+                                          reinterpret_cast<char*>(got.data()), n);
+        ASSERT_EQ(got, want) << "misaligned";
+        std::fill(got.begin(), got.end(), 0xAB);
+        run_kernel(from, to, false, false)(reinterpret_cast<const char*>(strided.data() + 3),
+                                           2 * isz, reinterpret_cast<char*>(got.data()), n);
+        ASSERT_EQ(got, want) << "strided";
+        std::fill(got.begin(), got.end(), 0xAB);
+        // Reversed (negative stride) run over the strided copy.
+        run_kernel(from, to, false, false)(
+            reinterpret_cast<const char*>(strided.data() + 3 + (n - 1) * 2 * isz), -2 * isz,
+            reinterpret_cast<char*>(got.data()), n);
+        const std::size_t osz = itemsize(to);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(std::memcmp(&got[i * osz], &want[(n - 1 - i) * osz], osz), 0) << "reversed " << i;
+        std::fill(got.begin(), got.end(), 0xAB);
+        run_kernel(from, to, true, false)(reinterpret_cast<const char*>(swapped.data()), isz,
+                                          reinterpret_cast<char*>(got.data()), n);
+        ASSERT_EQ(got, want) << "byte-swapped";
+      }
+    }
+  }
+}
+
+TEST(ImplCast, HalfAndBFloat16AllPatternsMatchCoreHalf) {  // DT-3, Note [Direct rounding]
+  std::vector<uint16_t> pats(65536);
+  for (uint32_t b = 0; b < 65536; ++b) pats[b] = uint16_t(b);
+  std::vector<float> f(65536);
+  run_kernel(DType::float16, DType::float32, false, true)(reinterpret_cast<const char*>(pats.data()),
+                                                          2, reinterpret_cast<char*>(f.data()), 65536);
+  for (uint32_t b = 0; b < 65536; ++b) {
+    const float want = half_to_float(Half{uint16_t(b)});
+    ASSERT_EQ(std::memcmp(&f[b], &want, 4), 0) << b;
+  }
+  run_kernel(DType::bfloat16, DType::float32, false, true)(reinterpret_cast<const char*>(pats.data()),
+                                                           2, reinterpret_cast<char*>(f.data()), 65536);
+  for (uint32_t b = 0; b < 65536; ++b) {
+    const float want = bfloat16_to_float(BFloat16{uint16_t(b)});
+    ASSERT_EQ(std::memcmp(&f[b], &want, 4), 0) << b;
+  }
+  // Random doubles -> float16 / bfloat16: round to nearest even, directly.
+  std::mt19937_64 rng(7);
+  std::vector<double> d(200000);
+  for (auto& x : d) {
+    uint64_t b = rng();
+    std::memcpy(&x, &b, 8);
+    if (rng() % 2) x = std::ldexp(double(int64_t(rng() >> 11)), -int(rng() % 90));
+  }
+  std::vector<uint16_t> h(d.size()), bf(d.size());
+  run_kernel(DType::float64, DType::float16, false, true)(reinterpret_cast<const char*>(d.data()), 8,
+                                                          reinterpret_cast<char*>(h.data()), d.size());
+  run_kernel(DType::float64, DType::bfloat16, false, true)(reinterpret_cast<const char*>(d.data()), 8,
+                                                           reinterpret_cast<char*>(bf.data()), d.size());
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    ASSERT_EQ(h[i], half_from_double(d[i]).bits) << d[i];
+    ASSERT_EQ(bf[i], bfloat16_from_double(d[i]).bits) << d[i];
+  }
+}
+
+TEST(ImplCast, FloatToIntSaturatesWithoutUB) {  // DT-3
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> in = {nan, inf, -inf, 2147483647.0, 2147483647.9, 2147483648.0,
+                                  -2147483648.0, -2147483648.9, -2147483649.0, 1e300, -0.9, 0.9};
+  const std::vector<int32_t> want32 = {0, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MAX, INT32_MAX,
+                                       INT32_MIN, INT32_MIN, INT32_MIN, INT32_MAX, 0, 0};
+  for (int level = 0; level <= static_cast<int>(detected_isa()); ++level) {
+    IsaLevel guard(static_cast<Isa>(level));
+    std::vector<int32_t> got(in.size());
+    run_kernel(DType::float64, DType::int32, false, true)(reinterpret_cast<const char*>(in.data()), 8,
+                                                          reinterpret_cast<char*>(got.data()), in.size());
+    EXPECT_EQ(got, want32) << isa_name(cpu_isa());
+    std::vector<uint8_t> got8(in.size());
+    run_kernel(DType::float64, DType::uint8, false, true)(reinterpret_cast<const char*>(in.data()), 8,
+                                                          reinterpret_cast<char*>(got8.data()), in.size());
+    const std::vector<uint8_t> want8 = {0, 255, 0, 255, 255, 255, 0, 0, 0, 255, 0, 0};
+    EXPECT_EQ(got8, want8) << isa_name(cpu_isa());
+    const std::vector<float> fin = {float(nan), float(inf), 9.3e18f, -9.3e18f,
+                                    std::ldexp(1.0f, 63) - std::ldexp(1.0f, 39),
+                                    -std::ldexp(1.0f, 63)};
+    std::vector<int64_t> got64(fin.size());
+    run_kernel(DType::float32, DType::int64, false, true)(reinterpret_cast<const char*>(fin.data()), 4,
+                                                          reinterpret_cast<char*>(got64.data()), fin.size());
+    const std::vector<int64_t> want64 = {0, INT64_MAX, INT64_MAX, INT64_MIN,
+                                         int64_t(9223371487098961920ull), INT64_MIN};
+    EXPECT_EQ(got64, want64) << isa_name(cpu_isa());
+    const std::vector<double> uin = {18446744073709551616.0, 18446744073709549568.0, -1.0, nan};
+    std::vector<uint64_t> gotu(uin.size());
+    run_kernel(DType::float64, DType::uint64, false, true)(reinterpret_cast<const char*>(uin.data()), 8,
+                                                           reinterpret_cast<char*>(gotu.data()), uin.size());
+    const std::vector<uint64_t> wantu = {UINT64_MAX, 18446744073709549568ull, 0, 0};
+    EXPECT_EQ(gotu, wantu) << isa_name(cpu_isa());
+  }
+}
+
+TEST(ImplCast, CollapsedThreadedCopiesMatchTheReference) {  // threads change nothing (XFER-3)
+  // A (64, 3, 50) float64 source viewed through [::-1, :, ::2] into float32, on 1..4 threads.
+  const int64_t A = 64, B = 3, C = 100;
+  std::vector<double> src(A * B * C);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = double(i) * 1.25 - 7;
+  ArrayView v;
+  v.data = src.data() + (A - 1) * B * C;
+  v.dtype = DType::float64;
+  v.shape = Dims{A, B, C / 2};
+  v.byte_strides = Dims{-B * C * 8, C * 8, 16};
+  const int64_t n = A * B * (C / 2);
+  std::vector<unsigned char> want(n * 4);
+  convert_plain(v, want.data(), DType::float32, contiguous_strides(v.shape.span()).span());
+  const Dims dst = contiguous_strides(v.shape.span());
+  CopyLayout l = collapse(v.shape.span(), v.byte_strides.span(), dst.span());
+  for (int threads = 1; threads <= 4; ++threads) {
+    std::vector<unsigned char> got(n * 4, 0xCD);
+    run_copy(l, v.data, DType::float64, false, got.data(), DType::float32, threads);
+    ASSERT_EQ(got, want) << threads << " threads";
+  }
+}
+
+TEST(ImplCast, TiledThreadedCopiesMatchTheReference) {  // CopyLayout::tiled, threads
+  // (3, 90, 70) float64 viewed as [:, ::-1, :].transpose(0, 2, 1): (3, 70, 90), strides
+  // (90*70*8, 8, -70*8): not dense, so the copy is C-contiguous and tiled.
+  const int64_t A = 3, B = 90, C = 70;
+  std::vector<double> src(A * B * C);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = double(i) * 0.75 - 1000;
+  ArrayView v;
+  v.data = src.data() + (B - 1) * C;
+  v.dtype = DType::float64;
+  v.shape = Dims{A, C, B};
+  v.byte_strides = Dims{B * C * 8, 8, -C * 8};
+  const Dims dst = contiguous_strides(v.shape.span());
+  CopyLayout l = collapse(v.shape.span(), v.byte_strides.span(), dst.span());
+  ASSERT_TRUE(l.tiled);
+  std::vector<unsigned char> want(A * B * C * 2);
+  convert_plain(v, want.data(), DType::bfloat16, dst.span());
+  for (int threads = 1; threads <= 3; ++threads) {
+    std::vector<unsigned char> got(want.size(), 0xEE);
+    run_copy(l, v.data, DType::float64, false, got.data(), DType::bfloat16, threads);
+    ASSERT_EQ(got, want) << threads << " threads";
+  }
+}
+
+TEST(ImplCast, ThreadedCopiesWorkInAForkedChild) {  // Note [OpenMP and fork]
+  const int64_t n = 1 << 20;
+  std::vector<double> src(n);
+  for (int64_t i = 0; i < n; ++i) src[i] = double(i);
+  std::vector<float> dst(n);
+  CopyLayout l = collapse(Dims{n}.span(), Dims{8}.span(), Dims{1}.span());
+  run_copy(l, src.data(), DType::float64, false, dst.data(), DType::float32, 2);  // team started
+  ASSERT_EQ(dst[n - 1], float(n - 1));
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(30);  // a hang becomes SIGALRM, not a stuck test
+    std::vector<float> out(n);
+    run_copy(l, src.data(), DType::float64, false, out.data(), DType::float32, 2);
+    _exit(out[n - 1] == float(n - 1) && in_forked_child() && max_threads() == 1 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child did not exit (signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(in_forked_child());
+}

@@ -1,0 +1,264 @@
+// The optimized implementation's plans (DESIGN.md "Plan is data"; COPY-1, COPY-2): the
+// decision, the rule, the copy kind with its collapsed layout, the threads, the bytes.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "core/backend.h"
+#include "core/nested.h"
+#include "impl/as_tensor.h"
+#include "impl/cpu/copy.h"
+#include "impl_compare.h"
+
+using namespace astensor;
+using impl::CopyKind;
+using impl::Decision;
+
+namespace {
+
+struct Buf {
+  std::vector<double> d;
+  explicit Buf(std::size_t n) : d(n) {
+    for (std::size_t i = 0; i < n; ++i) d[i] = double(i) * 0.5 - 3;
+  }
+  ArrayView view(Dims shape, Dims byte_strides, DType dtype = DType::float64) const {
+    ArrayView v;
+    v.data = d.data();
+    v.dtype = dtype;
+    v.shape = std::move(shape);
+    v.byte_strides = std::move(byte_strides);
+    return v;
+  }
+};
+
+Options with_dtype(DType d) {
+  Options o;
+  o.dtype = d;
+  return o;
+}
+
+bool mentions(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+}  // namespace
+
+TEST(ImplPlan, SameDtypeOnCpuSharesAndMovesNothing) {  // ARR-1
+  Buf b(12);
+  ArrayView v = b.view(Dims{3, 4}, Dims{32, 8});
+  impl::Plan p = impl::plan(v, {});
+  EXPECT_EQ(p.decision, Decision::Share);
+  EXPECT_EQ(p.copy, CopyKind::None);
+  EXPECT_EQ(p.bytes_read + p.bytes_written, 0);
+  EXPECT_TRUE(p.links.empty());
+  EXPECT_EQ(p.strides, (Dims{4, 1}));
+  Tensor t = impl::as_tensor(v);
+  EXPECT_EQ(t.data_ptr(), b.d.data());
+  EXPECT_FALSE(t.storage()->owns_memory());
+  EXPECT_TRUE(mentions(impl::explain(v, {}), "bytes moved: 0"));
+}
+
+TEST(ImplPlan, NegativeStridesAreSharedWithTheExtent) {  // ARR-3
+  Buf b(6);
+  ArrayView v = b.view(Dims{6}, Dims{-8});
+  v.data = b.d.data() + 5;
+  impl::Plan p = impl::plan(v, {});
+  EXPECT_EQ(p.decision, Decision::Share);
+  EXPECT_EQ(p.share_lo, -5);
+  EXPECT_EQ(p.share_nbytes, 48);
+  Tensor t = impl::as_tensor(v);
+  EXPECT_EQ(t.strides(), (Dims{-1}));
+  EXPECT_EQ(t.data_ptr(), b.d.data() + 5);
+}
+
+TEST(ImplPlan, SameTensorReturnsItself) {  // TEN-1
+  Buf b(4);
+  Tensor t = impl::as_tensor(b.view(Dims{4}, Dims{8}), with_dtype(DType::float32));
+  impl::Plan p = impl::plan(t, {});
+  EXPECT_EQ(p.decision, Decision::ReturnSame);
+  EXPECT_TRUE(impl::as_tensor(t).is_same(t));
+}
+
+TEST(ImplPlan, ContiguousF64ToF32IsAContiguousCast) {  // DT-3
+  Buf b(24);
+  impl::Plan p = impl::plan(b.view(Dims{2, 3, 4}, Dims{96, 32, 8}), with_dtype(DType::float32));
+  EXPECT_EQ(p.decision, Decision::CopyHost);
+  EXPECT_EQ(p.copy, CopyKind::Cast);
+  EXPECT_EQ(p.cast_at, impl::CastAt::Host);
+  EXPECT_EQ(p.layout.shape, (Dims{24}));  // three dims collapsed into one run
+  EXPECT_EQ(p.layout.src_strides, (Dims{8}));
+  EXPECT_EQ(p.bytes_read, 24 * 8);
+  EXPECT_EQ(p.bytes_written, 24 * 4);
+  EXPECT_EQ(p.threads, 1);  // small inputs never pay for threads
+  EXPECT_EQ(p.strides, (Dims{12, 4, 1}));
+}
+
+TEST(ImplPlan, EveryOtherColumnIsAGatherWithACast) {  // ARR-1 strides, DT-3
+  Buf b(28);
+  // a (4, 7) float64 array, [:, ::2]: rows do not chain (56 != 4 * 16)
+  ArrayView v = b.view(Dims{4, 4}, Dims{56, 16});
+  impl::Plan p = impl::plan(v, with_dtype(DType::float32));
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  EXPECT_EQ(p.cast_at, impl::CastAt::Host);
+  EXPECT_EQ(p.layout.shape, (Dims{4, 4}));
+  EXPECT_EQ(p.layout.src_strides, (Dims{56, 16}));
+  EXPECT_EQ(p.strides, (Dims{4, 1}));
+  std::string e = impl::explain(v, with_dtype(DType::float32));
+  EXPECT_TRUE(mentions(e, "gather")) << e;
+  EXPECT_TRUE(mentions(e, "cast float64 -> float32 on the host")) << e;
+  // (4, 6)[:, ::2] is every other element: the two dims chain into one strided run.
+  impl::Plan q = impl::plan(b.view(Dims{4, 3}, Dims{48, 16}), with_dtype(DType::float32));
+  EXPECT_EQ(q.copy, CopyKind::Gather);
+  EXPECT_EQ(q.layout.shape, (Dims{12}));
+  EXPECT_EQ(q.layout.src_strides, (Dims{16}));
+  EXPECT_EQ(impl_check::compare_impls(v, with_dtype(DType::float32)), "");
+}
+
+TEST(ImplPlan, TransposedDenseSourceKeepsItsOrderAndIsOneRun) {  // TEN-3
+  Buf b(12);
+  impl::Plan p = impl::plan(b.view(Dims{4, 3}, Dims{8, 32}), with_dtype(DType::float32));
+  EXPECT_EQ(p.strides, (Dims{1, 4}));
+  EXPECT_EQ(p.copy, CopyKind::Cast);
+  EXPECT_EQ(p.layout.shape, (Dims{12}));
+}
+
+TEST(ImplPlan, TransposedStridedGatherIsTiled) {  // a transpose that is not dense
+  Buf b(100 * 64);
+  // (64, 100)[:, ::2].T: shape (50, 64), strides (16, 800) bytes: the output's rows read a
+  // new source line per element, so the copy goes tile by tile.
+  ArrayView v = b.view(Dims{50, 64}, Dims{16, 800});
+  impl::Plan p = impl::plan(v, with_dtype(DType::float32));
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  EXPECT_TRUE(p.layout.tiled);
+  EXPECT_TRUE(mentions(p.str(), "256x8 tiles")) << p.str();
+  EXPECT_EQ(impl_check::compare_impls(v, with_dtype(DType::float32)), "");
+  EXPECT_FALSE(impl::plan(b.view(Dims{4, 3}, Dims{8, 32}), with_dtype(DType::float32)).layout.tiled);
+}
+
+TEST(ImplPlan, BroadcastIsAGatherWithStrideZero) {  // ARR-1 stride 0, TEN-3
+  Buf b(4);
+  Options o = with_dtype(DType::float32);
+  impl::Plan p = impl::plan(b.view(Dims{5, 4}, Dims{0, 8}), o);
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  EXPECT_EQ(p.layout.src_strides, (Dims{0, 8}));
+  EXPECT_EQ(p.strides, (Dims{4, 1}));  // not dense: C-contiguous copy
+  impl::Plan q = impl::plan(b.view(Dims{5, 3}, Dims{0, 0}), o);
+  EXPECT_EQ(q.layout.shape, (Dims{15}));  // two broadcast dims chain into one
+  EXPECT_EQ(q.layout.src_strides, (Dims{0}));
+}
+
+TEST(ImplPlan, ByteswappedSourceIsAByteswapCopy) {  // ARR-4
+  Buf b(8);
+  ArrayView v = b.view(Dims{8}, Dims{8});
+  v.byteswapped = true;
+  impl::Plan p = impl::plan(v, {});
+  EXPECT_EQ(p.decision, Decision::CopyHost);
+  EXPECT_EQ(p.copy, CopyKind::Byteswap);
+  EXPECT_EQ(p.cast_at, impl::CastAt::None);
+  EXPECT_TRUE(p.byteswap);
+  EXPECT_EQ(p.bytes_written, 64);
+}
+
+TEST(ImplPlan, NonMultipleByteStridesAreGathered) {  // ARR-5
+  std::vector<unsigned char> raw(64);
+  ArrayView v;
+  v.data = raw.data();
+  v.dtype = DType::int32;
+  v.shape = Dims{5};
+  v.byte_strides = Dims{6};
+  impl::Plan p = impl::plan(v, {});
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  EXPECT_EQ(p.layout.src_strides, (Dims{6}));
+}
+
+TEST(ImplPlan, CopyTrueOnASharableArrayIsAMemcpy) {  // COPY-1
+  Buf b(16);
+  Options o;
+  o.copy = true;
+  impl::Plan p = impl::plan(b.view(Dims{4, 4}, Dims{32, 8}), o);
+  EXPECT_EQ(p.copy, CopyKind::Memcpy);
+  EXPECT_EQ(p.bytes_written, 128);
+  Tensor t = impl::as_tensor(b.view(Dims{4, 4}, Dims{32, 8}), o);
+  EXPECT_NE(t.data_ptr(), b.d.data());
+}
+
+TEST(ImplPlan, CopyFalseRefusesWithTheReferenceMessage) {  // COPY-1
+  Buf b(8);
+  ArrayView v = b.view(Dims{4}, Dims{16});
+  v.byteswapped = true;
+  Options o = with_dtype(DType::float32);
+  o.copy = false;
+  std::string ref, got;
+  try { reference::as_tensor(v, o); } catch (const ValueError& e) { ref = e.what(); }
+  try { impl::plan(v, o); } catch (const ValueError& e) { got = e.what(); }
+  ASSERT_FALSE(ref.empty());
+  EXPECT_EQ(got, ref);
+  EXPECT_TRUE(mentions(got, "dtype change (float64 -> float32)")) << got;
+  EXPECT_TRUE(mentions(got, "non-native byte order (ARR-4)")) << got;
+}
+
+TEST(ImplPlan, ZeroSizeCopiesNothing) {  // TEN-3 for empty
+  Buf b(1);
+  impl::Plan p = impl::plan(b.view(Dims{0, 3}, Dims{24, 8}), with_dtype(DType::int8));
+  EXPECT_EQ(p.copy, CopyKind::None);
+  EXPECT_EQ(p.bytes_written, 0);
+  Tensor t = impl::as_tensor(b.view(Dims{0, 3}, Dims{24, 8}), with_dtype(DType::int8));
+  EXPECT_EQ(t.shape(), (Dims{0, 3}));
+}
+
+TEST(ImplPlan, LargeCopiesUseThreadsSmallOnesDoNot) {  // threads by bytes
+  const int64_t min = impl::cpu::parallel_min_bytes();
+  EXPECT_EQ(impl::cpu::threads_for(min), 1);
+  EXPECT_EQ(impl::cpu::threads_for(2 * min - 1), 1);
+  EXPECT_EQ(impl::cpu::threads_for(int64_t(1) << 40), impl::cpu::max_threads());
+  EXPECT_GE(impl::cpu::threads_for(4 * min), std::min(2, impl::cpu::max_threads()));
+}
+
+TEST(ImplPlan, NestedDataIsASequenceFill) {  // SEQ-1, SEQ-2, SEQ-3
+  Nested x = {{1, 2, 3}, {4, 5, 6}};
+  NestedReader r(x);
+  impl::Plan p = impl::plan(SequenceSource{&r}, {});
+  EXPECT_EQ(p.decision, Decision::CopyHost);
+  EXPECT_EQ(p.copy, CopyKind::SequenceFill);
+  EXPECT_EQ(p.shape, (Dims{2, 3}));
+  EXPECT_EQ(p.dtype, DType::int64);
+  EXPECT_EQ(p.bytes_written, 48);
+  Options o;
+  o.copy = false;
+  EXPECT_EQ(impl_check::compare_impls(SequenceSource{&r}, o), "");
+}
+
+TEST(ImplPlan, TensorDtypeChangeRecordsGrad) {  // GRAD-1
+  Buf b(4);
+  Tensor t = impl::as_tensor(b.view(Dims{4}, Dims{8}), with_dtype(DType::float32));
+  t.set_requires_grad(true);
+  impl::Plan p = impl::plan(t, with_dtype(DType::float64));
+  EXPECT_TRUE(p.records_grad);
+  EXPECT_EQ(p.copy, CopyKind::Cast);
+  Tensor u = impl::as_tensor(t, with_dtype(DType::float64));
+  ASSERT_NE(u.grad_fn(), nullptr);
+  EXPECT_STREQ(u.grad_fn()->name(), "ToCopyBackward");
+  EXPECT_FALSE(impl::plan(t, with_dtype(DType::int32)).records_grad);
+}
+
+TEST(ImplPlan, DeviceTargetsUseTheSynchronousFallback) {  // DEV-*, XFER-1
+  if (backend(DeviceType::Sim).device_count() == 0)
+    GTEST_SKIP() << "sim backend not in this build: " << backend(DeviceType::Sim).unavailable_reason();
+  Buf b(16);
+  Options o = with_dtype(DType::float32);
+  o.device = Device(DeviceType::Sim, 0);
+  impl::Plan p = impl::plan(b.view(Dims{16}, Dims{8}), o);
+  EXPECT_EQ(p.decision, Decision::Transfer);
+  EXPECT_TRUE(p.transfer_fallback);
+  ASSERT_EQ(p.links.size(), 1u);
+  EXPECT_EQ(p.links[0].nbytes, 64);
+  EXPECT_TRUE(mentions(p.str(), "synchronous fallback, pipeline pending"));
+}
+
+TEST(ImplPlan, MissingDeviceIsTheReferenceError) {  // DEV-3
+  Buf b(4);
+  Options o;
+  o.device = Device(DeviceType::CUDA, 7);
+  EXPECT_EQ(impl_check::compare_impls(b.view(Dims{4}, Dims{8}), o), "");
+  Nested x = {1.0, 2.0};
+  NestedReader r(x);
+  EXPECT_EQ(impl_check::compare_impls(SequenceSource{&r}, o), "");
+}

@@ -1,0 +1,72 @@
+// Execution of plans (plan.cpp decides; this file only carries out).
+
+#include "impl/as_tensor.h"
+
+#include "core/autograd.h"
+#include "core/convert.h"
+#include "core/error.h"
+#include "core/trace.h"
+#include "impl/cpu/copy.h"
+#include "impl/cpu/host_alloc.h"
+#include "impl/sequence_fast.h"
+
+namespace astensor::impl {
+
+namespace {
+
+/// The one place where a device is involved (Decision::Transfer). Until the staging
+/// pipeline (impl/transfer) is merged, it is the reference's synchronous path: core
+/// copy_plain (device source -> host raw, cast on the host, one blocking copy to the device).
+/// The plan says so (Plan::transfer_fallback) and lists the same links.
+Tensor transfer(const ArrayView& src, const Plan& p) {
+  ASTENSOR_RANGE("transfer_fallback");
+  return copy_plain(src, p.dtype, p.device);
+}
+
+Tensor share(const ArrayView& v, const Plan& p) {
+  // ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated.
+  const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
+  auto* base = const_cast<char*>(static_cast<const char*>(v.data)) + p.share_lo * isz;
+  auto storage = Storage::wrap(base, static_cast<std::size_t>(p.share_nbytes), v.device, v.owner,
+                               v.read_only);
+  return Tensor::make(std::move(storage), -p.share_lo, p.shape, p.strides, v.dtype);
+}
+
+Tensor copy_host(const ArrayView& v, const Plan& p) {
+  auto storage = cpu::allocate_host(static_cast<std::size_t>(p.bytes_written));
+  cpu::run_copy(p.layout, v.data, v.dtype, v.byteswapped, storage->data(), p.dtype, p.threads);
+  return Tensor::make(std::move(storage), 0, p.shape, p.strides, p.dtype);
+}
+
+Tensor copy_view(const ArrayView& v, const Plan& p) {
+  if (p.decision == Decision::Transfer) return transfer(v, p);
+  return copy_host(v, p);
+}
+
+}  // namespace
+
+namespace seq_detail {
+Tensor sequence_to_device(const Tensor& host, const Plan& p) {
+  return transfer(view_of(host), p);
+}
+}  // namespace seq_detail
+
+Tensor execute(const Source& source, const Plan& p) {
+  if (auto* t = std::get_if<Tensor>(&source)) {
+    if (p.decision == Decision::ReturnSame) return *t;  // TEN-1
+    Tensor out = copy_view(view_of(*t), p);           // TEN-2, TEN-3, DT-3
+    if (p.records_grad) record_copy(*t, out);           // GRAD-1
+    return out;
+  }
+  if (auto* a = std::get_if<ArrayView>(&source)) {
+    if (p.decision == Decision::Share) return share(*a, p);
+    return copy_view(*a, p);  // ARR-4, ARR-5, ARR-11, TEN-3
+  }
+  return execute_sequence(*std::get<SequenceSource>(source).reader, p);
+}
+
+Tensor as_tensor(const Source& source, const Options& options) {
+  return execute(source, plan(source, options));
+}
+
+}  // namespace astensor::impl

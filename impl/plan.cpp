@@ -1,0 +1,216 @@
+// The planner: every decision of the optimized as_tensor, taken once, as data.
+
+#include "impl/plan.h"
+
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "core/convert.h"
+#include "core/defaults.h"
+#include "core/error.h"
+#include "impl/as_tensor.h"
+#include "impl/cpu/copy.h"
+#include "impl/sequence_fast.h"
+
+namespace astensor::impl {
+
+const char* decision_name(Decision d) {
+  switch (d) {
+    case Decision::ReturnSame: return "return the same tensor";
+    case Decision::Share: return "share (zero-copy)";
+    case Decision::CopyHost: return "copy on the host";
+    case Decision::Transfer: return "transfer";
+  }
+  return "?";
+}
+
+const char* copy_kind_name(CopyKind k) {
+  switch (k) {
+    case CopyKind::None: return "none";
+    case CopyKind::Memcpy: return "contiguous memcpy";
+    case CopyKind::Cast: return "contiguous cast";
+    case CopyKind::Gather: return "gather";
+    case CopyKind::Byteswap: return "byteswap";
+    case CopyKind::SequenceFill: return "sequence fill";
+  }
+  return "?";
+}
+
+namespace {
+
+/// DEV-1/DEV-2/DEV-3: as the reference's target_device.
+Device target_device(const Options& o, std::optional<Device> own) {
+  if (o.device) return resolve_device(*o.device);
+  if (auto d = default_device()) return resolve_device(*d);
+  return own.value_or(Device::cpu());
+}
+
+/// COPY-1: the reference's message, word for word (built only when refusing).
+[[noreturn]] void refuse_copy(const ArrayView& v, bool is_array, DType dtype, Device device) {
+  std::vector<std::string> r;
+  if (v.dtype != dtype) r.push_back(detail::str_cat("dtype change (", name(v.dtype), " -> ", name(dtype), ")"));
+  if (v.device != device)
+    r.push_back(detail::str_cat("device change (", v.device.str(), " -> ", device.str(), ")"));
+  if (is_array) {
+    if (v.byteswapped) r.push_back("non-native byte order (ARR-4)");
+    if (!has_element_strides(v))
+      r.push_back(detail::str_cat("byte strides ", v.byte_strides.str(),
+                                  " are not multiples of the item size ", itemsize(v.dtype),
+                                  " (ARR-5)"));
+  }
+  std::string why;
+  for (const auto& s : r) why += (why.empty() ? "" : "; ") + s;
+  throw ValueError("[as_tensor] copy=False, but a copy is needed: " + why);
+}
+
+/// The copy of an array view (host or device) into `dtype` on `device` (TEN-3 layout).
+void plan_copy(Plan& p, const ArrayView& v, int64_t numel) {
+  p.strides = has_element_strides(v) ? copy_strides(v.shape.span(), element_strides(v).span())
+                                     : contiguous_strides(v.shape.span());
+  const int64_t in_size = static_cast<int64_t>(itemsize(v.dtype));
+  const int64_t out_size = static_cast<int64_t>(itemsize(p.dtype));
+  if (p.dtype != v.dtype) p.cast_at = CastAt::Host;
+  if (v.device.is_cpu() && p.device.is_cpu()) {
+    p.decision = Decision::CopyHost;
+    p.layout = cpu::collapse(v.shape.span(), v.byte_strides.span(), p.strides.span());
+    p.bytes_read = numel * in_size;
+    p.bytes_written = numel * out_size;
+    if (numel == 0) p.copy = CopyKind::None;
+    else if (v.byteswapped) p.copy = CopyKind::Byteswap;
+    else if (!p.layout.contiguous(static_cast<std::size_t>(in_size))) p.copy = CopyKind::Gather;
+    else p.copy = p.dtype == v.dtype ? CopyKind::Memcpy : CopyKind::Cast;
+    p.threads = cpu::threads_for(p.bytes_read + p.bytes_written);
+    return;
+  }
+  // A device on either side: the synchronous fallback (core copy_plain), whose links are:
+  // a device source's touched bytes come to the host raw, the cast runs on the host, and
+  // the result goes to a device target in one copy.
+  p.decision = Decision::Transfer;
+  p.transfer_fallback = true;
+  p.copy = numel == 0 ? CopyKind::None : CopyKind::Gather;
+  p.bytes_written = numel * out_size;
+  if (numel == 0) return;
+  if (!v.device.is_cpu()) {
+    int64_t lo = 0, hi = 0;
+    element_extent(v.shape.span(), v.byte_strides.span(), &lo, &hi);
+    p.links.push_back(Link{v.device, Device::cpu(), hi - lo + in_size});
+  }
+  p.bytes_read = numel * in_size;
+  if (!p.device.is_cpu()) p.links.push_back(Link{Device::cpu(), p.device, numel * out_size});
+}
+
+Plan plan_tensor(const Tensor& t, const Options& o) {
+  ASTENSOR_CHECK_VALUE(t.defined(), "[as_tensor] undefined tensor");
+  Plan p;
+  p.src_dtype = t.dtype();
+  p.dtype = o.dtype.value_or(t.dtype());
+  p.src_device = t.device();
+  p.device = target_device(o, t.device());
+  p.shape = t.shape();
+  const bool change = p.dtype != p.src_dtype || p.device != p.src_device;
+  if (!change && o.copy != true) {
+    p.decision = Decision::ReturnSame;
+    p.add_reason("TEN-1: dtype and device unchanged: the same tensor");
+    p.strides = t.strides();
+    return p;
+  }
+  const ArrayView v = view_of(t);
+  if (o.copy == false) refuse_copy(v, false, p.dtype, p.device);
+  if (p.dtype != p.src_dtype) p.add_reason("TEN-2: dtype change");
+  if (p.device != p.src_device) p.add_reason("TEN-2: device change");
+  if (!change) p.add_reason("COPY-1: copy=True asks for new memory");
+  p.records_grad = grad_enabled() && t.requires_grad() && is_differentiable(p.dtype);
+  if (p.records_grad) p.add_reason("GRAD-1: the copy records ToCopyBackward");
+  plan_copy(p, v, t.numel());
+  return p;
+}
+
+Plan plan_array(const ArrayView& v, const Options& o) {
+  const int64_t numel = validate(v);
+  Plan p;
+  p.src_dtype = v.dtype;
+  p.dtype = o.dtype.value_or(v.dtype);
+  p.src_device = v.device;
+  p.device = target_device(o, v.device);
+  p.shape = v.shape;
+  p.byteswap = v.byteswapped;
+  const bool element_strided = has_element_strides(v);
+  const bool need = p.dtype != p.src_dtype || p.device != p.src_device || v.byteswapped ||
+                    !element_strided;
+  if (!need && o.copy != true) {
+    // ARR-1 (any strides incl. negative: ARR-3, misaligned: ARR-6), ARR-2, ARR-7.
+    p.decision = Decision::Share;
+    p.add_reason("ARR-1: same dtype and device: shared without copying");
+    p.strides = element_strides(v);
+    const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
+    int64_t lo = 0, hi = -1;
+    if (numel > 0) element_extent(v.shape.span(), p.strides.span(), &lo, &hi);
+    p.share_lo = lo;
+    p.share_nbytes = (hi - lo + 1) * isz;
+    return p;
+  }
+  if (o.copy == false) refuse_copy(v, true, p.dtype, p.device);
+  if (p.dtype != p.src_dtype) p.add_reason("ARR-11: dtype change");
+  if (p.device != p.src_device) p.add_reason("ARR-11: device change");
+  if (v.byteswapped) p.add_reason("ARR-4: non-native byte order");
+  if (!element_strided) p.add_reason("ARR-5: byte strides are not multiples of the item size");
+  if (!need) p.add_reason("COPY-1: copy=True asks for new memory");
+  plan_copy(p, v, numel);
+  return p;
+}
+
+std::string bytes_str(int64_t b) {
+  char buf[64];
+  if (b >= (int64_t(1) << 20)) std::snprintf(buf, sizeof buf, "%lld bytes (%.1f MiB)", (long long)b, b / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%lld bytes", (long long)b);
+  return buf;
+}
+
+}  // namespace
+
+Plan plan(const Source& source, const Options& options) {
+  if (auto* t = std::get_if<Tensor>(&source)) return plan_tensor(*t, options);
+  if (auto* a = std::get_if<ArrayView>(&source)) return plan_array(*a, options);
+  return plan_sequence(*std::get<SequenceSource>(source).reader, options);
+}
+
+std::string explain(const Source& source, const Options& options) {
+  return plan(source, options).str();
+}
+
+std::string Plan::str() const {
+  std::string s = detail::str_cat("as_tensor plan: ", decision_name(decision), "\n");
+  for (int i = 0; i < num_reasons; ++i) s += detail::str_cat("  because: ", reasons[i], "\n");
+  s += detail::str_cat("  source: ", name(src_dtype), " on ", src_device.str(),
+                       byteswap ? ", non-native byte order" : "", "\n");
+  s += detail::str_cat("  result: ", name(dtype), " on ", device.str(), ", shape ", shape.str(),
+                       ", strides ", strides.str(), "\n");
+  if (decision == Decision::ReturnSame || decision == Decision::Share) {
+    s += "  bytes moved: 0\n";
+    return s;
+  }
+  s += detail::str_cat("  copy: ", copy_kind_name(copy));
+  if (copy != CopyKind::SequenceFill && copy != CopyKind::None && decision == Decision::CopyHost)
+    s += detail::str_cat(", collapsed shape ", layout.shape.str(), ", source byte strides ",
+                         layout.src_strides.str(),
+                         layout.tiled ? detail::str_cat(", in ", cpu::CopyLayout::kTileOuter, "x",
+                                                        cpu::CopyLayout::kTileInner, " tiles")
+                                      : std::string());
+  s += "\n";
+  if (cast_at != CastAt::None)
+    s += detail::str_cat("  cast ", name(src_dtype), " -> ", name(dtype), " on the ",
+                         cast_at == CastAt::Host ? "host" : "device", "\n");
+  if (decision == Decision::CopyHost || copy == CopyKind::SequenceFill)
+    s += detail::str_cat("  threads: ", threads, "\n");
+  if (bytes_read) s += "  host bytes read: " + bytes_str(bytes_read) + "\n";
+  if (bytes_written) s += "  bytes written: " + bytes_str(bytes_written) + "\n";
+  for (const Link& l : links)
+    s += detail::str_cat("  link ", l.from.str(), " -> ", l.to.str(), ": ", bytes_str(l.nbytes), "\n");
+  if (transfer_fallback) s += "  transfer: synchronous fallback, pipeline pending\n";
+  if (records_grad) s += "  autograd: records ToCopyBackward\n";
+  return s;
+}
+
+}  // namespace astensor::impl

@@ -1,0 +1,85 @@
+#pragma once
+/// Plan: what the optimized as_tensor will do with a source, as data (DESIGN.md "Plan").
+/// plan() takes every decision (share or copy, why, how the copy runs, on how many threads,
+/// what crosses which link); execute() follows it without deciding anything again;
+/// explain() prints it (COPY-2). Tests assert plans; benchmarks label results with them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/array_view.h"
+#include "core/source.h"
+#include "core/tensor.h"
+#include "impl/cpu/copy.h"
+
+namespace astensor::impl {
+
+/// The outcome.
+enum class Decision : uint8_t {
+  ReturnSame,  ///< TEN-1: the input tensor itself
+  Share,       ///< ARR-1: a new tensor header on the source's memory; nothing copied
+  CopyHost,    ///< a new host tensor filled by the CPU kernels
+  Transfer,    ///< a new tensor where the source or the target is a device
+};
+const char* decision_name(Decision d);
+
+/// How the host copy runs (the collapsed layout is in Plan::layout).
+enum class CopyKind : uint8_t {
+  None,          ///< nothing to copy (no copy, or zero elements)
+  Memcpy,        ///< same dtype, the source is one contiguous run in the output's order
+  Cast,          ///< one contiguous run, dtype change (vectorized cast)
+  Gather,        ///< strided / negative / broadcast source, one pass (with the cast if any)
+  Byteswap,      ///< non-native byte order (ARR-4), swapped in the same pass as the gather/cast
+  SequenceFill,  ///< nested data written straight into the output (SEQ-*)
+};
+const char* copy_kind_name(CopyKind k);
+
+/// Where a dtype change runs.
+enum class CastAt : uint8_t { None, Host, Device };
+
+/// Bytes that cross one link (host memory counts as "cpu").
+struct Link {
+  Device from, to;
+  int64_t nbytes = 0;
+};
+
+struct Plan {
+  Decision decision = Decision::CopyHost;
+  /// The rules that decided, most important first (static strings: planning the share path
+  /// allocates nothing), e.g. "ARR-1: same dtype and device: shared".
+  static constexpr int kMaxReasons = 5;
+  const char* reasons[kMaxReasons] = {};
+  int num_reasons = 0;
+  void add_reason(const char* r) {
+    if (num_reasons < kMaxReasons) reasons[num_reasons++] = r;
+  }
+  CopyKind copy = CopyKind::None;
+  CastAt cast_at = CastAt::None;
+
+  DType src_dtype = DType::float32, dtype = DType::float32;  ///< source and result dtypes
+  Device src_device = Device::cpu(), device = Device::cpu(); ///< resolved
+  Dims shape;                  ///< result shape
+  Dims strides;                ///< result strides in elements (TEN-3 for copies)
+  bool byteswap = false;       ///< the source is in non-native byte order
+  bool records_grad = false;   ///< GRAD-1: the copy gets a ToCopyBackward node
+
+  int64_t share_lo = 0;        ///< Share: lowest element touched, relative to element 0
+  int64_t share_nbytes = 0;    ///< Share: bytes of the shared storage (the touched extent)
+
+  cpu::CopyLayout layout;      ///< CopyHost: the collapsed copy (dst memory order)
+  int threads = 1;             ///< CopyHost / SequenceFill: threads for the copy
+  int64_t bytes_read = 0;      ///< host copy: source bytes the kernels read
+  int64_t bytes_written = 0;   ///< host copy: output bytes written
+  std::vector<Link> links;     ///< Transfer: bytes across each link, in order
+
+  /// Transfer: executed by the synchronous fallback (core/convert.cpp copy_plain) until the
+  /// staging pipeline (impl/transfer) is merged.
+  bool transfer_fallback = false;
+
+  /// Multi-line, human-readable (COPY-2).
+  std::string str() const;
+};
+
+}  // namespace astensor::impl

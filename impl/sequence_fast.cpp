@@ -1,0 +1,157 @@
+// Non-template parts of the nested-data fast path. Every message is the reference's
+// (reference/sequence.cpp), character for character: the differential suite compares them.
+
+#include "impl/sequence_fast.h"
+
+#include "core/backend.h"
+
+namespace astensor::impl {
+
+namespace seq_detail {
+
+namespace {
+std::string dims_tail(const Dims& shape, std::size_t from) {
+  return Dims(std::span<const int64_t>(shape.data() + from, shape.size() - from)).str();
+}
+ArrayView block_view(const Block& b) {
+  if (auto* t = std::get_if<Tensor>(&b)) return view_of(*t);
+  return std::get<ArrayView>(b);
+}
+}  // namespace
+
+DType leaf_dtype(const ScalarLeaf& s) {
+  if (s.dtype) return *s.dtype;
+  switch (s.kind) {
+    case ScalarLeaf::Kind::Bool: return DType::bool_;
+    case ScalarLeaf::Kind::Int:
+    case ScalarLeaf::Kind::UInt:
+    case ScalarLeaf::Kind::BigInt: return DType::int64;
+    case ScalarLeaf::Kind::Float: return default_dtype();
+    case ScalarLeaf::Kind::Complex: return default_complex_dtype();
+  }
+  return DType::float32;
+}
+
+const Dims& block_shape(const Block& b) {
+  if (auto* t = std::get_if<Tensor>(&b)) return t->shape();
+  return std::get<ArrayView>(b).shape;
+}
+
+DType block_dtype(const Block& b) {
+  if (auto* t = std::get_if<Tensor>(&b)) return t->dtype();
+  return std::get<ArrayView>(b).dtype;
+}
+
+void fail_depth(const std::vector<int64_t>& path) {
+  throw ValueError(detail::str_cat("[as_tensor] nesting deeper than ", kMaxDepth,
+                                   " levels (or a self-referential sequence) at ",
+                                   index_path_str(path)));
+}
+
+void fail_promote(DType acc, DType d, const std::vector<int64_t>& path) {
+  throw TypeError(detail::str_cat("[as_tensor] cannot infer a dtype: promoting ", name(acc),
+                                  " with ", name(d), " (at ", index_path_str(path),
+                                  ") is not supported, as in PyTorch; pass dtype= explicitly"));
+}
+
+void fail_kind(std::size_t d, const NodeInfo& info, const std::string& described,
+               const Dims& shape, const std::vector<int64_t>& path) {
+  if (info.kind == NodeKind::Invalid)
+    throw TypeError(detail::str_cat("[as_tensor] cannot convert ", described, " at ",
+                                    index_path_str(path),
+                                    ": expected a number, a sequence or an array"));
+  std::string got;
+  if (info.kind == NodeKind::Sequence) got = detail::str_cat("a sequence of length ", info.length);
+  else if (info.kind == NodeKind::Scalar) got = "a scalar " + described;
+  else got = "an array of shape " + block_shape(info.block).str();
+  if (d < shape.size())
+    throw ValueError(detail::str_cat("[as_tensor] expected sequence of length ", shape[d],
+                                     " at dim ", d, " (got ", got, ") at ", index_path_str(path)));
+  throw ValueError(detail::str_cat("[as_tensor] expected a scalar at dim ", d, " (got ", got,
+                                   ") at ", index_path_str(path), "; the shape is ", shape.str()));
+}
+
+void fail_length(const Dims& shape, std::size_t d, int64_t got, const std::vector<int64_t>& path) {
+  throw ValueError(detail::str_cat("[as_tensor] expected sequence of length ", shape[d],
+                                   " at dim ", d, " (got ", got, ") at ", index_path_str(path)));
+}
+
+void fail_block_shape(const Dims& shape, std::size_t d, const Dims& got,
+                      const std::vector<int64_t>& path) {
+  throw ValueError(detail::str_cat("[as_tensor] expected an array of shape ",
+                                   dims_tail(shape, std::min(d, shape.size())), " at dim ", d,
+                                   " (got shape ", got.str(), ") at ", index_path_str(path)));
+}
+
+void fail_changed(const std::vector<int64_t>& path) {
+  throw ValueError(detail::str_cat("[as_tensor] the data at ", index_path_str(path),
+                                   " changed during conversion"));
+}
+
+void fail_changed_length(const std::vector<int64_t>& path) {
+  throw ValueError(detail::str_cat("[as_tensor] the sequence at ", index_path_str(path),
+                                   " changed its length during conversion"));
+}
+
+int64_t copy_block(const Block& b, std::size_t d, std::size_t ndim, DType dtype, char* out,
+                   const std::vector<int64_t>& path) {
+  ArrayView v = block_view(b);
+  const int64_t count = validate(v);
+  if (d + v.shape.size() != ndim) fail_changed(path);
+  if (count == 0) return 0;
+  Tensor host;  // device blocks are brought to the host first (as the reference does)
+  if (!v.device.is_cpu()) {
+    host = copy_plain(v, v.dtype, Device::cpu());
+    v = view_of(host);
+  }
+  const Dims dst_strides = contiguous_strides(v.shape.span());
+  const cpu::CopyLayout l = cpu::collapse(v.shape.span(), v.byte_strides.span(), dst_strides.span());
+  const int64_t bytes = count * static_cast<int64_t>(itemsize(v.dtype) + itemsize(dtype));
+  cpu::run_copy(l, v.data, v.dtype, v.byteswapped, out, dtype, cpu::threads_for(bytes));
+  return count;
+}
+
+Device sequence_target(const Options& o) {
+  // SEQ-1: Python data is always copied (the reference refuses before anything else).
+  if (o.copy == false)
+    throw ValueError("[as_tensor] copy=False, but a copy is needed: Python scalars and "
+                     "sequences are always copied (SEQ-1)");
+  // DEV-1 / DEV-3, before any allocation.
+  if (o.device) return resolve_device(*o.device);
+  if (auto dd = default_device()) return resolve_device(*dd);
+  return Device::cpu();
+}
+
+Plan sequence_plan(const SequenceShape& s, Device device) {
+  Plan p;
+  p.copy = CopyKind::SequenceFill;
+  p.add_reason("SEQ-1: Python scalars and sequences are always copied");
+  p.src_dtype = p.dtype = s.dtype;
+  p.src_device = Device::cpu();
+  p.device = device;
+  p.shape = s.shape;
+  p.strides = contiguous_strides(s.shape.span());
+  const int64_t numel = checked_numel(s.shape.span());
+  p.bytes_written = numel * static_cast<int64_t>(itemsize(s.dtype));
+  p.threads = 1;  // the reader is not thread-safe (CPython objects)
+  if (device.is_cpu()) {
+    p.decision = Decision::CopyHost;
+  } else {
+    p.decision = Decision::Transfer;
+    p.transfer_fallback = true;
+    p.links.push_back(Link{Device::cpu(), device, p.bytes_written});
+  }
+  return p;
+}
+
+}  // namespace seq_detail
+
+SequenceShape infer_sequence(SequenceReader& reader, std::optional<DType> dtype) {
+  return infer_sequence_fast(reader, dtype);
+}
+
+void fill_sequence(SequenceReader& reader, const SequenceShape& s, void* out) {
+  fill_sequence_fast(reader, s, out);
+}
+
+}  // namespace astensor::impl
