@@ -13,6 +13,53 @@ namespace astensor {
 Backend& cuda_backend();
 Backend& sim_backend();
 
+const char* link_name(Link l) {
+  switch (l) {
+    case Link::H2D: return "h2d";
+    case Link::D2H: return "d2h";
+    case Link::D2D: return "d2d";
+    case Link::Peer: return "peer";
+  }
+  return "?";
+}
+
+// The asynchronous part's defaults: backends without streams (the CPU) refuse it clearly.
+namespace {
+[[noreturn]] void unsupported(const Backend& be, const char* what) {
+  throw RuntimeError(detail::str_cat("[", device_type_name(be.type()), "] ", what,
+                                     " is not supported by this backend"));
+}
+}  // namespace
+
+void* Backend::allocate_pinned(std::size_t) { unsupported(*this, "pinned memory"); }
+void Backend::free_pinned(void*) noexcept {}
+PointerInfo Backend::pointer_info(const void*) { return {}; }
+StreamHandle Backend::create_stream(int) { unsupported(*this, "create_stream"); }
+void Backend::destroy_stream(int, StreamHandle) noexcept {}
+StreamHandle Backend::current_stream(int) { unsupported(*this, "current_stream"); }
+void Backend::set_current_stream(int, StreamHandle) { unsupported(*this, "set_current_stream"); }
+void Backend::synchronize_stream(StreamHandle) { unsupported(*this, "synchronize_stream"); }
+void Backend::synchronize_device(int) {}
+EventHandle Backend::create_event(int) { unsupported(*this, "create_event"); }
+void Backend::destroy_event(EventHandle) noexcept {}
+void Backend::record_event(EventHandle, StreamHandle) { unsupported(*this, "record_event"); }
+void Backend::stream_wait_event(StreamHandle, EventHandle) {
+  unsupported(*this, "stream_wait_event");
+}
+void Backend::synchronize_event(EventHandle) { unsupported(*this, "synchronize_event"); }
+bool Backend::query_event(EventHandle) { unsupported(*this, "query_event"); }
+void Backend::copy_async(void*, Device, const void*, Device, std::size_t, StreamHandle) {
+  unsupported(*this, "copy_async");
+}
+void Backend::launch_cast(int, const CastKernel&, StreamHandle) {
+  unsupported(*this, "launch_cast");
+}
+void Backend::wait_external_stream(int, intptr_t, StreamHandle) {
+  unsupported(*this, "wait_external_stream");
+}
+TransferCounters Backend::counters() { return {}; }
+void Backend::reset_counters() {}
+
 namespace {
 
 /// Host memory: 64-byte aligned so vector loops start aligned.

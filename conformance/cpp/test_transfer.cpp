@@ -1,0 +1,420 @@
+// The transfer pipeline (impl/transfer) on the device under test: results equal the
+// reference's copy_plain bit for bit (XFER-2, XFER-3) for every path; the plan (cast
+// placement, staging, direct copies) is checked through the backend's link counters;
+// XFER-1 under random delays; cross-device copies; CAI-3 producer streams.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+
+#include <cstring>
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "conformance/cpp/device_test_util.h"
+#include "core/cast.h"
+#include "core/error.h"
+#include "impl/sim/sim.h"
+#include "impl/transfer/pinned_pool.h"
+#include "impl/transfer/transfer.h"
+
+using namespace astensor;
+using namespace astensor::testing;
+using astensor::transfer::CastSite;
+using astensor::transfer::TransferOptions;
+
+namespace {
+
+/// A host buffer with a strided view over it. Values are random bytes (any bit pattern,
+/// NaN payloads included), except bool, whose storage must be 0 or 1.
+struct HostArray {
+  std::vector<unsigned char> bytes;
+  ArrayView view;
+};
+
+enum class Layout { Contiguous, Transposed, Stepped, Negative, Packed };
+const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::Contiguous: return "contiguous";
+    case Layout::Transposed: return "transposed";
+    case Layout::Stepped: return "stepped";
+    case Layout::Negative: return "negative";
+    case Layout::Packed: return "packed";
+  }
+  return "?";
+}
+
+/// A (rows, cols) view of dtype `dt` in one of the layouts; `swapped` marks it byteswapped.
+HostArray make_array(DType dt, int64_t rows, int64_t cols, Layout layout, bool swapped, uint32_t seed) {
+  const int64_t isz = static_cast<int64_t>(itemsize(dt));
+  HostArray a;
+  const int64_t pad = layout == Layout::Packed ? 3 : 0;  // bytes between elements: misaligned
+  const int64_t step = layout == Layout::Stepped ? 2 : 1;
+  const int64_t elem = isz + pad;
+  const std::size_t n = static_cast<std::size_t>(rows * cols * step * elem + 16);
+  a.bytes.resize(n);
+  std::mt19937 rng(seed);
+  for (auto& b : a.bytes) b = static_cast<unsigned char>(rng());
+  if (dt == DType::bool_)
+    for (auto& b : a.bytes) b &= 1;
+  ArrayView& v = a.view;
+  v.dtype = dt;
+  v.byteswapped = swapped;
+  v.shape = {rows, cols};
+  char* base = reinterpret_cast<char*>(a.bytes.data()) + 1;  // misaligned on purpose (ARR-6)
+  switch (layout) {
+    case Layout::Contiguous: v.byte_strides = {cols * isz, isz}; v.data = base; break;
+    case Layout::Transposed: v.byte_strides = {isz, rows * isz}; v.data = base; break;
+    case Layout::Stepped: v.byte_strides = {cols * step * isz, step * isz}; v.data = base; break;
+    case Layout::Negative:
+      v.byte_strides = {-cols * isz, isz};
+      v.data = base + (rows - 1) * cols * isz;
+      break;
+    case Layout::Packed: v.byte_strides = {cols * elem, elem}; v.data = base; break;
+  }
+  return a;
+}
+
+TransferOptions small_chunks(std::size_t chunk = 4096, int slots = 3) {
+  TransferOptions o;
+  o.chunk_bytes = chunk;
+  o.slots = slots;
+  return o;
+}
+
+}  // namespace
+
+// --- results equal the reference ------------------------------------------------------------
+
+struct Case {
+  DType from, to;
+  Layout layout;
+  bool swapped;
+};
+
+class DEVICE_SUITE(TransferMatchesReference) : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DEVICE_SUITE(TransferMatchesReference), HostToDeviceAndBack) {  // XFER-2, XFER-3, TEN-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  sim::ScopedDelays delays(0, 50);
+  const Case c = GetParam();
+  // 97 x 61 elements; 4 KiB chunks: several chunks for every dtype.
+  HostArray a = make_array(c.from, 97, 61, c.layout, c.swapped, 1234);
+  const std::string what = std::string(name(c.from)) + "->" + name(c.to) + " " + layout_name(c.layout) +
+                           (c.swapped ? " byteswapped" : "");
+  for (CastSite site : {CastSite::Host, CastSite::Device}) {
+    TransferOptions o = small_chunks();
+    o.force_cast_site = site;
+    Tensor want = copy_plain(a.view, c.to, test_device(0));
+    Tensor got = transfer::to_device(a.view, c.to, test_device(0), o);
+    expect_same_tensor(got, want, what + " h2d, cast site " + cast_site_name(site));
+    // And back: device -> host from the device tensor, into the source dtype.
+    ArrayView dv = view_of(got);
+    Tensor back_want = copy_plain(dv, c.from, Device::cpu());
+    Tensor back = transfer::to_host(dv, c.from, o);
+    expect_same_tensor(back, back_want, what + " d2h, cast site " + cast_site_name(site));
+  }
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> v;
+  const std::pair<DType, DType> pairs[] = {
+      {DType::float32, DType::float32},   {DType::uint8, DType::float32},   {DType::int32, DType::float64},
+      {DType::float64, DType::float32},   {DType::int64, DType::int32},     {DType::float32, DType::bfloat16},
+      {DType::float16, DType::float32},   {DType::bool_, DType::float32},   {DType::float64, DType::uint8},
+      {DType::complex128, DType::complex64}, {DType::complex64, DType::float64}, {DType::float32, DType::int16}};
+  for (auto [f, t] : pairs)
+    for (Layout l : {Layout::Contiguous, Layout::Transposed, Layout::Stepped, Layout::Negative, Layout::Packed})
+      v.push_back({f, t, l, false});
+  for (auto [f, t] : pairs) v.push_back({f, t, Layout::Contiguous, true});  // ARR-4
+  v.push_back({DType::float64, DType::float64, Layout::Stepped, true});
+  return v;
+}
+
+DEVICE_INSTANTIATE(All, TransferMatchesReference, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& i) {
+                           return std::string(name(i.param.from)) + "_to_" + name(i.param.to) + "_" +
+                                  layout_name(i.param.layout) + (i.param.swapped ? "_swapped" : "");
+                         });
+
+TEST(DEVICE_SUITE(TransferProperty), RandomShapesChunksAndSlotsMatchTheReference) {  // XFER-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  EXPECT_TRUE(rc::check("to_device / to_host equal copy_plain", [] {
+  sim::ScopedDelays delays(0, 20);
+  const DType dts[] = {DType::uint8, DType::int16, DType::int32, DType::float16, DType::float32, DType::float64, DType::int64};
+  const DType from = *rc::gen::elementOf(std::vector<DType>(std::begin(dts), std::end(dts)));
+  const DType to = *rc::gen::elementOf(std::vector<DType>(std::begin(dts), std::end(dts)));
+  const int64_t rows = *rc::gen::inRange<int64_t>(0, 40), cols = *rc::gen::inRange<int64_t>(1, 300);
+  const Layout layout = *rc::gen::element(Layout::Contiguous, Layout::Transposed, Layout::Stepped, Layout::Negative,
+                                          Layout::Packed);
+  const bool swapped = *rc::gen::arbitrary<bool>();
+  TransferOptions o = small_chunks(*rc::gen::inRange<std::size_t>(64, 20000), *rc::gen::inRange(1, 5));
+  HostArray a = make_array(from, rows, cols, layout, swapped, *rc::gen::arbitrary<uint32_t>());
+  Tensor want = copy_plain(a.view, to, test_device(0));
+  Tensor got = transfer::to_device(a.view, to, test_device(0), o);
+  RC_ASSERT(got.strides() == want.strides());
+  RC_ASSERT(host_bytes(got) == host_bytes(want));
+  Tensor back = transfer::to_host(view_of(got), from, o);
+  RC_ASSERT(host_bytes(back) == host_bytes(copy_plain(view_of(got), from, Device::cpu())));
+  }));
+}
+
+TEST(DEVICE_SUITE(Transfer), ZeroSizeAndScalar) {  // TEN-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  float x = 3.5f;
+  ArrayView empty = ArrayView::contiguous(nullptr, DType::float32, {0, 5});
+  Tensor e = transfer::to_device(empty, DType::float64, test_device(0));
+  EXPECT_EQ(e.numel(), 0);
+  EXPECT_EQ(e.shape(), (Dims{0, 5}));
+  EXPECT_EQ(e.strides(), copy_plain(empty, DType::float64, test_device(0)).strides());
+  ArrayView scalar = ArrayView::contiguous(&x, DType::float32, {});
+  Tensor s = transfer::to_device(scalar, DType::float16, test_device(0));
+  expect_same_tensor(s, copy_plain(scalar, DType::float16, test_device(0)), "0-d");
+  EXPECT_EQ(transfer::to_host(view_of(s), DType::float32).to_double_vector(), std::vector<double>{3.5});
+}
+
+// --- the plan, checked through the counters --------------------------------------------------
+
+TEST(DEVICE_SUITE(TransferPlan), WideningCastsTransferTheNarrowType) {  // XFER-2, COPY-2
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  std::vector<uint8_t> src(100000);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 7);
+  ArrayView v = ArrayView::contiguous(src.data(), DType::uint8, {100000});
+  auto plan = transfer::describe_transfer(v, DType::float32, test_device(0), small_chunks(16384));
+  EXPECT_EQ(plan.cast_site, CastSite::Device) << plan.str();
+  EXPECT_EQ(plan.link_dtype, DType::uint8);
+  EXPECT_EQ(plan.link_bytes, 100000u);
+  EXPECT_TRUE(plan.staged);
+  EXPECT_EQ(plan.chunks, 7);
+  be.reset_counters();
+  Tensor t = transfer::to_device(v, DType::float32, test_device(0), small_chunks(16384));
+  auto c = be.counters();
+  EXPECT_EQ(c.bytes(Link::H2D), 100000u) << "uint8 crossed, not float32";
+  EXPECT_EQ(c.pinned_bytes[int(Link::H2D)], 100000u) << "through the pinned staging slots";
+  EXPECT_EQ(c.kernel_elements, 100000u) << "the cast ran on the device";
+  EXPECT_EQ(c.copies[int(Link::H2D)], 7u) << "one copy per chunk";
+  expect_same_tensor(t, copy_plain(v, DType::float32, test_device(0)), "u8->f32");
+  // int32 -> float64 too.
+  std::vector<int32_t> i32(5000, -7);
+  ArrayView vi = ArrayView::contiguous(i32.data(), DType::int32, {5000});
+  be.reset_counters();
+  Tensor ti = transfer::to_device(vi, DType::float64, test_device(0));
+  EXPECT_EQ(be.counters().bytes(Link::H2D), 20000u);
+  EXPECT_EQ(be.counters().kernel_launches, 1u);
+}
+
+TEST(DEVICE_SUITE(TransferPlan), NarrowingCastsCastBeforeTheTransfer) {  // XFER-2
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  std::vector<double> src(30000);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = 1.0 / (1.0 + double(i));
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float64, {30000});
+  auto plan = transfer::describe_transfer(v, DType::float32, test_device(0));
+  EXPECT_EQ(plan.cast_site, CastSite::Host) << plan.str();
+  EXPECT_EQ(plan.link_bytes, 120000u);
+  be.reset_counters();
+  Tensor t = transfer::to_device(v, DType::float32, test_device(0), small_chunks(32768));
+  auto c = be.counters();
+  EXPECT_EQ(c.bytes(Link::H2D), 120000u) << "float32 crossed, not float64";
+  EXPECT_EQ(c.kernel_launches, 0u) << "no device cast";
+  expect_same_tensor(t, copy_plain(v, DType::float32, test_device(0)), "f64->f32");
+  // Device -> host narrowing: the cast runs on the device, the narrow type crosses.
+  be.reset_counters();
+  Tensor d64 = transfer::to_device(v, DType::float64, test_device(0));
+  be.reset_counters();
+  Tensor h = transfer::to_host(view_of(d64), DType::float32);
+  EXPECT_EQ(be.counters().bytes(Link::D2H), 120000u);
+  EXPECT_GE(be.counters().kernel_launches, 1u);
+  expect_same_tensor(h, copy_plain(view_of(d64), DType::float32, Device::cpu()), "d2h f64->f32");
+}
+
+TEST(DEVICE_SUITE(TransferPlan), PinnedSourcesSkipStaging) {  // XFER-2
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  auto lease = transfer::pinned_pool(be.type()).acquire(400000);
+  auto* f = static_cast<float*>(lease.data());
+  for (int i = 0; i < 100000; ++i) f[i] = float(i) * 0.25f;
+  ArrayView v = ArrayView::contiguous(f, DType::float32, {100000});
+  auto plan = transfer::describe_transfer(v, DType::float32, test_device(0), small_chunks());
+  EXPECT_TRUE(plan.direct) << plan.str();
+  EXPECT_FALSE(plan.staged);
+  be.reset_counters();
+  Tensor t = transfer::to_device(v, DType::float32, test_device(0), small_chunks());
+  auto c = be.counters();
+  EXPECT_EQ(c.copies[int(Link::H2D)], 1u) << "one direct copy, no chunks";
+  EXPECT_EQ(c.pinned_bytes[int(Link::H2D)], 400000u);
+  expect_same_tensor(t, copy_plain(v, DType::float32, test_device(0)), "pinned");
+  // Pinned + widening: still direct (narrow type), then one device cast.
+  auto* u8 = static_cast<uint8_t*>(lease.data());
+  ArrayView vb = ArrayView::contiguous(u8, DType::uint8, {1000});
+  be.reset_counters();
+  Tensor tb = transfer::to_device(vb, DType::float32, test_device(0));
+  EXPECT_EQ(be.counters().copies[int(Link::H2D)], 1u);
+  EXPECT_EQ(be.counters().bytes(Link::H2D), 1000u);
+  expect_same_tensor(tb, copy_plain(vb, DType::float32, test_device(0)), "pinned u8->f32");
+  // A pageable source of the same shape is staged (pinned bytes still: the slots are pinned).
+  std::vector<float> pageable(f, f + 100000);
+  ArrayView vp = ArrayView::contiguous(pageable.data(), DType::float32, {100000});
+  EXPECT_TRUE(transfer::describe_transfer(vp, DType::float32, test_device(0)).staged);
+}
+
+TEST(DEVICE_SUITE(TransferPlan), StrFormatsThePlan) {  // COPY-2
+  ASTENSOR_REQUIRE_DEVICES(1);
+  std::vector<double> src(10);
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float64, {10});
+  const std::string s = transfer::describe_transfer(v, DType::float32, test_device(0)).str();
+  EXPECT_NE(s.find("h2d staged"), std::string::npos) << s;
+  EXPECT_NE(s.find("cast on the host"), std::string::npos) << s;
+  EXPECT_NE(s.find("40 B (float32) over h2d"), std::string::npos) << s;
+}
+
+// --- XFER-1 -------------------------------------------------------------------------------
+
+TEST(DEVICE_SUITE(TransferBlocking), SourceMayBeChangedOrFreedAtOnce) {  // XFER-1
+  ASTENSOR_REQUIRE_DEVICES(1);
+  sim::ScopedDelays delays(200, 1000);
+  for (int round = 0; round < 3; ++round) {
+    for (DType to : {DType::int32, DType::float32, DType::int16}) {
+      auto src = std::make_unique<std::vector<int32_t>>(20000);
+      for (std::size_t i = 0; i < src->size(); ++i) (*src)[i] = int32_t(i * 31 + round);
+      ArrayView v = ArrayView::contiguous(src->data(), DType::int32, {20000});
+      Tensor want = copy_plain(v, to, Device::cpu());
+      Tensor got = transfer::to_device(v, to, test_device(0), small_chunks(8192, 2));
+      std::fill(src->begin(), src->end(), -1);  // mutate ...
+      src.reset();                               // ... and free, right after the return
+      Tensor back = transfer::to_host(view_of(got), to);
+      EXPECT_EQ(host_bytes(back), host_bytes(want)) << name(to) << " round " << round;
+    }
+  }
+}
+
+// --- devices ------------------------------------------------------------------------------
+
+TEST(DEVICE_SUITE(TransferDevices), SameDeviceAndCrossDeviceCopies) {  // XFER-2, XFER-3
+  ASTENSOR_REQUIRE_DEVICES(2);
+  sim::ScopedDelays delays(0, 100);
+  Backend& be = test_backend();
+  HostArray a = make_array(DType::int32, 50, 70, Layout::Contiguous, false, 99);
+  Tensor d0 = transfer::to_device(a.view, DType::int32, test_device(0));
+  ArrayView dv = view_of(d0);
+  ArrayView transposed = dv;  // a strided device view
+  transposed.shape = {70, 50};
+  transposed.byte_strides = {4, 280};
+  for (DType to : {DType::int32, DType::float64, DType::int8, DType::float16}) {
+    for (const ArrayView* s : {&dv, &transposed}) {
+      for (int dst = 0; dst < 2; ++dst) {
+        be.reset_counters();
+        Tensor got = transfer::device_to_device(*s, to, test_device(dst));
+        Tensor want = copy_plain(*s, to, test_device(dst));
+        expect_same_tensor(got, want, std::string("d2d sim:0 -> ") + std::to_string(dst) + " " + name(to));
+        if (dst == 1) {
+          const uint64_t narrow = uint64_t(3500) * std::min(itemsize(to), std::size_t(4));
+          EXPECT_EQ(be.counters().bytes(Link::Peer), narrow) << "the narrower dtype crosses: " << name(to);
+        }
+      }
+    }
+  }
+}
+
+TEST(DEVICE_SUITE(TransferDevices), ProducerStreamIsWaitedOn) {  // CAI-3, DLP-2
+  ASTENSOR_REQUIRE_DEVICES(1);
+  if (!testing_sim()) GTEST_SKIP() << "a foreign CUDA stream comes from the Python suites";
+  sim::ScopedDelays delays(3000, 4000);
+  Backend& be = test_backend();
+  Stream producer(be, 0);
+  std::vector<float> src(4096);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i);
+  void* d = be.allocate(0, src.size() * 4);
+  be.copy_async(d, test_device(0), src.data(), Device::cpu(), src.size() * 4, producer.get());
+  ArrayView v = ArrayView::contiguous(d, DType::float32, {4096}, nullptr, false, test_device(0));
+  v.stream = reinterpret_cast<intptr_t>(producer.get());
+  Tensor h = transfer::to_host(v, DType::float64);
+  auto vals = h.to_double_vector();
+  for (std::size_t i = 0; i < vals.size(); ++i) ASSERT_EQ(vals[i], double(i)) << i;
+  producer.synchronize();
+  be.deallocate(0, d);
+}
+
+TEST(DEVICE_SUITE(TransferDevices), HostToHostIsRefusedAndBadDevicesSayWhy) {  // DEV-3
+  std::vector<float> src(4);
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float32, {4});
+  EXPECT_THROW(transfer::to_device(v, DType::float32, Device::cpu()), ValueError);
+  try {
+    transfer::to_device(v, DType::float32, Device(test_device_type(), 7));
+    ADD_FAILURE() << "device index 7 accepted";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find(":7"), std::string::npos) << e.what();
+  }
+}
+
+// --- the pinned pool against a model ------------------------------------------------------------
+
+TEST(DEVICE_SUITE(PinnedPool), AcquireReleaseReuseMatchesAModel) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  EXPECT_TRUE(rc::check("pinned pool vs model", [] {
+  // A private pool with a small bound, so eviction happens.
+  const std::size_t bound = std::size_t(1) << 20;
+  transfer::PinnedPool pool(test_backend(), bound);
+  struct Held {
+    transfer::PinnedLease lease;
+    std::size_t asked;
+    unsigned char tag;
+  };
+  std::vector<Held> held;
+  std::map<std::size_t, std::size_t> model_free;  // size -> cached blocks
+  std::size_t model_cached = 0;
+  uint64_t model_allocs = 0, model_hits = 0;
+  const int steps = *rc::gen::inRange(1, 60);
+  for (int step = 0; step < steps; ++step) {
+    const bool acquire = held.empty() || *rc::gen::inRange(0, 3) != 0;
+    if (acquire) {
+      const std::size_t n = *rc::gen::inRange<std::size_t>(0, 300000);
+      const std::size_t b = transfer::PinnedPool::block_size(n);
+      if (model_free[b] > 0) {
+        --model_free[b];
+        model_cached -= b;
+        ++model_hits;
+      } else {
+        ++model_allocs;
+      }
+      Held h{pool.acquire(n), n, static_cast<unsigned char>(step)};
+      RC_ASSERT(h.lease.size() == b);
+      RC_ASSERT(h.lease.size() >= n);
+      RC_ASSERT(test_backend().pointer_info(h.lease.data()).kind == MemoryKind::Pinned);
+      std::memset(h.lease.data(), h.tag, h.lease.size());  // usable, and ours alone
+      held.push_back(std::move(h));
+    } else {
+      const std::size_t i = *rc::gen::inRange<std::size_t>(0, held.size());
+      const std::size_t b = held[i].lease.size();
+      // Nobody else wrote into our block while we held it.
+      auto* p = static_cast<unsigned char*>(held[i].lease.data());
+      RC_ASSERT(std::all_of(p, p + b, [&](unsigned char c) { return c == held[i].tag; }));
+      held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
+      if (model_cached + b <= bound) {
+        ++model_free[b];
+        model_cached += b;
+      }
+    }
+    auto st = pool.stats();
+    RC_ASSERT(st.cached_bytes == model_cached);
+    RC_ASSERT(st.cached_bytes <= bound);
+    RC_ASSERT(st.hits == model_hits);
+    RC_ASSERT(st.backend_allocs == model_allocs);
+    RC_ASSERT(st.in_use_blocks == held.size());
+  }
+  }));
+}
+
+TEST(DEVICE_SUITE(PinnedPool), TheSharedPoolIsReusedAcrossTransfers) {  // perf-anchors §2.2
+  ASTENSOR_REQUIRE_DEVICES(1);
+  auto& pool = transfer::pinned_pool(test_device_type());
+  std::vector<float> src(50000, 1.0f);
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float32, {50000});
+  transfer::to_device(v, DType::float32, test_device(0), small_chunks(65536));
+  const auto before = pool.stats();
+  for (int i = 0; i < 5; ++i) transfer::to_device(v, DType::float32, test_device(0), small_chunks(65536));
+  const auto after = pool.stats();
+  EXPECT_EQ(after.backend_allocs, before.backend_allocs) << "no pinned allocation per call";
+  EXPECT_GT(after.hits, before.hits);
+  EXPECT_EQ(after.in_use_blocks, 0u);
+}

@@ -1,0 +1,145 @@
+#include "impl/transfer/host_kernels.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/cast.h"
+#include "core/error.h"
+
+namespace astensor::transfer {
+
+CastKernel merge_dims(const CastKernel& k) {
+  CastKernel out = k;
+  const bool dst_strided = !k.dst_strides.empty();
+  out.shape = Dims();
+  out.src_strides = Dims();
+  out.dst_strides = Dims();
+  for (std::size_t d = 0; d < k.shape.size(); ++d) {
+    if (k.shape[d] == 1) continue;
+    const int64_t n = k.shape[d], ss = k.src_strides[d];
+    const int64_t ds = dst_strided ? k.dst_strides[d] : 0;
+    const std::size_t m = out.shape.size();
+    // Outer dim m-1 followed by this one form one dim when outer stride == n * inner stride.
+    if (m > 0 && out.src_strides[m - 1] == ss * n &&
+        (!dst_strided || out.dst_strides[m - 1] == ds * n)) {
+      out.shape[m - 1] *= n;
+      out.src_strides[m - 1] = ss;
+      if (dst_strided) out.dst_strides[m - 1] = ds;
+      continue;
+    }
+    out.shape.push_back(n);
+    out.src_strides.push_back(ss);
+    if (dst_strided) out.dst_strides.push_back(ds);
+  }
+  if (out.shape.empty()) {
+    out.shape.push_back(1);
+    out.src_strides.push_back(0);
+    if (dst_strided) out.dst_strides.push_back(0);
+  }
+  return out;
+}
+
+std::pair<int64_t, int64_t> byte_extent(std::span<const int64_t> shape,
+                                        std::span<const int64_t> byte_strides,
+                                        std::size_t itemsize) {
+  int64_t lo = 0, hi = 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 0) return {0, 0};
+    const int64_t span = (shape[d] - 1) * byte_strides[d];
+    if (span < 0) lo += span;
+    else hi += span;
+  }
+  return {lo, hi + static_cast<int64_t>(itemsize)};
+}
+
+namespace {
+
+template <std::size_t N>
+inline void swap_bytes(unsigned char* p, std::size_t part) {
+  for (std::size_t o = 0; o < N; o += part) std::reverse(p + o, p + o + part);
+}
+
+/// One row: n elements, src/dst advancing by their byte strides.
+template <class From, class To, bool Swap>
+inline void row(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
+  constexpr std::size_t part = detail::is_complex_v<From> ? sizeof(From) / 2 : sizeof(From);
+  auto one = [&](const char* sp, char* dp) {
+    From v;
+    if constexpr (Swap) {
+      unsigned char b[sizeof(From)];
+      std::memcpy(b, sp, sizeof(From));
+      swap_bytes<sizeof(From)>(b, part);
+      std::memcpy(&v, b, sizeof(From));
+    } else {
+      std::memcpy(&v, sp, sizeof(From));  // any alignment (ARR-6)
+    }
+    const To o = cast_value<To>(v);
+    std::memcpy(dp, &o, sizeof(To));
+  };
+  if (ss == int64_t(sizeof(From)) && ds == int64_t(sizeof(To))) {
+    if constexpr (std::is_same_v<From, To> && !Swap) {
+      std::memcpy(d, s, static_cast<std::size_t>(n) * sizeof(From));
+    } else {
+      // Constant strides let the compiler vectorize.
+      for (int64_t i = 0; i < n; ++i) one(s + i * int64_t(sizeof(From)), d + i * int64_t(sizeof(To)));
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) one(s + i * ss, d + i * ds);
+  }
+}
+
+template <class From, class To, bool Swap>
+void run_typed(const CastKernel& k) {
+  const std::size_t nd = k.shape.size();
+  const bool dst_strided = !k.dst_strides.empty();
+  const int64_t inner = k.shape[nd - 1];
+  const int64_t ss = k.src_strides[nd - 1];
+  const int64_t ds = dst_strided ? k.dst_strides[nd - 1] : int64_t(sizeof(To));
+  // Multi-index of `start` (row-major).
+  Dims idx(nd, 0);
+  int64_t rem = k.start;
+  for (std::size_t d = nd; d-- > 0;) {
+    idx[d] = rem % k.shape[d];
+    rem /= k.shape[d];
+  }
+  char* dcontig = static_cast<char*>(k.dst);
+  int64_t left = k.count;
+  while (left > 0) {
+    const char* s = static_cast<const char*>(k.src);
+    char* d = dcontig;
+    for (std::size_t i = 0; i < nd; ++i) s += idx[i] * k.src_strides[i];
+    if (dst_strided) {
+      d = static_cast<char*>(k.dst);
+      for (std::size_t i = 0; i < nd; ++i) d += idx[i] * k.dst_strides[i];
+    }
+    const int64_t n = std::min(left, inner - idx[nd - 1]);
+    row<From, To, Swap>(s + 0, ss, d, ds, n);
+    left -= n;
+    if (!dst_strided) dcontig += n * int64_t(sizeof(To));
+    // Advance the multi-index by n (finishes the current row).
+    idx[nd - 1] += n;
+    for (std::size_t i = nd - 1; i > 0 && idx[i] >= k.shape[i]; --i) {
+      idx[i] = 0;
+      ++idx[i - 1];
+    }
+  }
+}
+
+}  // namespace
+
+void run_cast_kernel_host(const CastKernel& k_in, bool src_byteswapped) {
+  if (k_in.count <= 0) return;
+  ASTENSOR_CHECK(k_in.src_strides.size() == k_in.shape.size() &&
+                     (k_in.dst_strides.empty() || k_in.dst_strides.size() == k_in.shape.size()),
+                 "[cast kernel] strides and shape disagree in length");
+  const CastKernel k = merge_dims(k_in);
+  const bool swap = src_byteswapped && itemsize(k.src_dtype) > 1;
+  dispatch_dtype(k.src_dtype, [&]<DType F>() {
+    dispatch_dtype(k.dst_dtype, [&]<DType T>() {
+      if (swap) run_typed<storage_t<F>, storage_t<T>, true>(k);
+      else run_typed<storage_t<F>, storage_t<T>, false>(k);
+    });
+  });
+}
+
+}  // namespace astensor::transfer

@@ -1,0 +1,91 @@
+#pragma once
+/// The caching pinned host pool (perf-anchors §2.2): page-locked blocks are expensive to make
+/// (cudaHostAlloc takes a driver-wide lock and costs milliseconds), so they are made once and
+/// reused. Requests round up to a power of two (at least kMinBlock); freed blocks wait in
+/// per-size free lists; the bytes kept cached are bounded, and a release that would exceed
+/// the bound gives the block back to the backend. The pool knows nothing of streams: whoever
+/// queued work on a block must wait for it before releasing (the staging ring's events).
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace astensor::transfer {
+
+class PinnedPool;
+
+/// A block leased from the pool; returns it on destruction.
+class PinnedLease {
+ public:
+  PinnedLease() = default;
+  PinnedLease(PinnedLease&& o) noexcept { *this = std::move(o); }
+  PinnedLease& operator=(PinnedLease&& o) noexcept;
+  PinnedLease(const PinnedLease&) = delete;
+  PinnedLease& operator=(const PinnedLease&) = delete;
+  ~PinnedLease() { reset(); }
+
+  void* data() const { return p_; }
+  std::size_t size() const { return n_; }  ///< the rounded (usable) size
+  explicit operator bool() const { return p_ != nullptr; }
+  void reset() noexcept;
+
+ private:
+  friend class PinnedPool;
+  PinnedLease(PinnedPool* pool, void* p, std::size_t n) : pool_(pool), p_(p), n_(n) {}
+  PinnedPool* pool_ = nullptr;
+  void* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+class PinnedPool {
+ public:
+  static constexpr std::size_t kMinBlock = std::size_t(64) << 10;  // 64 KiB
+  static constexpr std::size_t kDefaultMaxCached = std::size_t(256) << 20;
+
+  struct Stats {
+    std::size_t cached_bytes = 0;    ///< free blocks kept for reuse
+    std::size_t in_use_bytes = 0;    ///< leased blocks
+    std::size_t cached_blocks = 0;
+    std::size_t in_use_blocks = 0;
+    uint64_t backend_allocs = 0;     ///< allocate_pinned calls (misses)
+    uint64_t backend_frees = 0;
+    uint64_t hits = 0;               ///< acquisitions served from the cache
+  };
+
+  explicit PinnedPool(Backend& be, std::size_t max_cached_bytes = kDefaultMaxCached)
+      : be_(be), max_cached_(max_cached_bytes) {}
+  ~PinnedPool();  ///< frees the cached blocks (leases must be gone)
+  PinnedPool(const PinnedPool&) = delete;
+  PinnedPool& operator=(const PinnedPool&) = delete;
+
+  /// A block of at least nbytes (rounded by block_size()). Throws RuntimeError when the
+  /// backend cannot pin more memory.
+  PinnedLease acquire(std::size_t nbytes);
+  /// Frees every cached block.
+  void trim();
+  Stats stats() const;
+  std::size_t max_cached_bytes() const { return max_cached_; }
+  Backend& backend() const { return be_; }
+
+  /// The size a request of nbytes is served with: the next power of two >= max(n, kMinBlock).
+  static std::size_t block_size(std::size_t nbytes);
+
+ private:
+  friend class PinnedLease;
+  void release(void* p, std::size_t n) noexcept;
+
+  Backend& be_;
+  const std::size_t max_cached_;
+  mutable std::mutex m_;
+  std::map<std::size_t, std::vector<void*>> free_;  // size -> blocks
+  Stats stats_;
+};
+
+/// The process-wide pool of a device type's backend: created on first use, never per call.
+PinnedPool& pinned_pool(DeviceType type);
+
+}  // namespace astensor::transfer

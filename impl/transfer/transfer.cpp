@@ -1,0 +1,506 @@
+#include "impl/transfer/transfer.h"
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "core/error.h"
+#include "core/storage.h"
+#include "core/trace.h"
+#include "impl/transfer/host_kernels.h"
+#include "impl/transfer/host_threads.h"
+#include "impl/transfer/pinned_pool.h"
+
+namespace astensor::transfer {
+
+const char* cast_site_name(CastSite s) {
+  switch (s) {
+    case CastSite::None: return "none";
+    case CastSite::Host: return "host";
+    case CastSite::Device: return "device";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string human_bytes(uint64_t b) {
+  const char* unit[] = {"B", "KiB", "MiB", "GiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 3) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v == static_cast<double>(static_cast<uint64_t>(v)) ? "%.0f %s" : "%.1f %s", v, unit[u]);
+  return buf;
+}
+
+/// The source seen in the result's memory order: dimensions permuted so that row-major
+/// linear index i of (shape, strides) is element i of the result's dense storage.
+struct Ordered {
+  Dims shape;
+  Dims strides;  // bytes
+  bool dense = false;  // the source bytes are exactly the result's order (one block at data)
+};
+
+Ordered order_source(const ArrayView& src, const Dims& result_strides) {
+  const std::size_t nd = src.shape.size();
+  std::vector<std::size_t> perm(nd);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::stable_sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) {
+    return result_strides[a] > result_strides[b];
+  });
+  Ordered o;
+  for (std::size_t d : perm) {
+    o.shape.push_back(src.shape[d]);
+    o.strides.push_back(src.byte_strides[d]);
+  }
+  CastKernel k;
+  k.shape = o.shape;
+  k.src_strides = o.strides;
+  const CastKernel m = merge_dims(k);
+  o.dense = m.shape.size() == 1 &&
+            (m.shape[0] <= 1 || m.src_strides[0] == static_cast<int64_t>(itemsize(src.dtype)));
+  return o;
+}
+
+/// TEN-3, as the reference's copy_plain computes it.
+Dims result_strides_of(const ArrayView& src) {
+  if (has_element_strides(src)) return copy_strides(src.shape.span(), element_strides(src).span());
+  return contiguous_strides(src.shape.span());
+}
+
+bool range_is_pinned(Backend& be, const void* p, std::size_t n) {
+  if (n == 0) return false;
+  const PointerInfo a = be.pointer_info(p);
+  const PointerInfo b = be.pointer_info(static_cast<const char*>(p) + n - 1);
+  return a.kind == MemoryKind::Pinned && b.kind == MemoryKind::Pinned;
+}
+
+struct Planned {
+  TransferPlan plan;
+  Ordered ordered;
+  int64_t chunk_elems = 0;
+};
+
+Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const TransferOptions& opt) {
+  Planned P;
+  TransferPlan& p = P.plan;
+  p.numel = validate(src);
+  const Device device = resolve_device(device_in);
+  p.src_device = src.device;
+  p.dst_device = device;
+  p.src_dtype = src.dtype;
+  p.dst_dtype = dtype;
+  p.result_strides = result_strides_of(src);
+  P.ordered = order_source(src, p.result_strides);
+  p.gather = !P.ordered.dense;
+  p.byteswap = src.byteswapped && itemsize(src.dtype) > 1;
+  ASTENSOR_CHECK_VALUE(opt.chunk_bytes >= 64 && opt.slots >= 1,
+                       "[transfer] chunk_bytes must be >= 64 and slots >= 1 (got ", opt.chunk_bytes,
+                       ", ", opt.slots, ")");
+  const std::size_t sz = itemsize(src.dtype), dz = itemsize(dtype);
+  const bool cast = src.dtype != dtype;
+  auto staging = [&](DType link) {
+    P.chunk_elems = std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / itemsize(link)));
+    p.staged = true;
+    p.chunks = p.numel == 0 ? 0 : (p.numel + P.chunk_elems - 1) / P.chunk_elems;
+    p.slots = static_cast<int>(std::min<int64_t>(opt.slots, std::max<int64_t>(p.chunks, 1)));
+    p.chunk_bytes = static_cast<uint64_t>(P.chunk_elems) * itemsize(link);
+  };
+  std::string why;
+  if (src.device.is_cpu() && device.is_cpu()) {
+    throw ValueError("[transfer] host to host is not a transfer (use the CPU copy path)");
+  } else if (src.device.is_cpu()) {  // host -> device
+    p.link = Link::H2D;
+    if (!cast) p.cast_site = CastSite::None;
+    else if (opt.force_cast_site && *opt.force_cast_site != CastSite::None) p.cast_site = *opt.force_cast_site;
+    else p.cast_site = dz > sz ? CastSite::Device : CastSite::Host;
+    p.link_dtype = p.cast_site == CastSite::Device ? src.dtype : dtype;
+    if (cast) {
+      why = p.cast_site == CastSite::Device
+                ? detail::str_cat(dz > sz ? "widening" : "", " cast ", name(src.dtype), "->", name(dtype),
+                                  ": transfer the narrow type, cast on the device")
+                : detail::str_cat(dz < sz ? "narrowing" : "same-size", " cast ", name(src.dtype), "->", name(dtype),
+                                  ": cast on the host while staging");
+    }
+    Backend& be = backend(device.type);
+    p.direct = !p.byteswap && P.ordered.dense && p.cast_site != CastSite::Host && p.numel > 0 &&
+               range_is_pinned(be, src.data, static_cast<std::size_t>(p.numel) * sz);
+    if (p.direct) {
+      p.chunks = 1;
+      why += std::string(why.empty() ? "" : "; ") + "pinned dense source: one direct async copy";
+    } else {
+      staging(p.link_dtype);
+      why += std::string(why.empty() ? "" : "; ") +
+             (p.gather ? "strided source gathered while staging" : "pageable source staged through pinned slots");
+    }
+  } else if (device.is_cpu()) {  // device -> host
+    p.link = Link::D2H;
+    if (!cast) p.cast_site = CastSite::None;
+    else if (p.byteswap) p.cast_site = CastSite::Host;  // device kernels do not swap bytes
+    else if (opt.force_cast_site && *opt.force_cast_site != CastSite::None) p.cast_site = *opt.force_cast_site;
+    else p.cast_site = dz < sz ? CastSite::Device : CastSite::Host;
+    p.link_dtype = p.cast_site == CastSite::Device ? dtype : src.dtype;
+    staging(p.link_dtype);
+    if (cast)
+      why = p.cast_site == CastSite::Device
+                ? detail::str_cat("narrowing cast ", name(src.dtype), "->", name(dtype), ": cast on the device before the transfer")
+                : detail::str_cat("cast ", name(src.dtype), "->", name(dtype), ": transfer the narrow type, cast on the host while unstaging");
+    why += std::string(why.empty() ? "" : "; ") + (p.gather ? "gathered on the device" : "dense source") +
+           ", staged through pinned slots";
+  } else if (src.device.type != device.type || p.byteswap) {
+    p.via_host = true;
+    p.link = Link::D2H;
+    p.cast_site = cast ? CastSite::Host : CastSite::None;
+    p.link_dtype = src.dtype;
+    why = src.device.type != device.type ? "different backends: through the host"
+                                          : "byteswapped device source: swapped on the host";
+  } else if (src.device == device) {
+    p.link = Link::D2D;
+    p.cast_site = cast ? CastSite::Device : CastSite::None;
+    p.link_dtype = dtype;
+    p.direct = !cast && !p.gather;
+    why = p.direct ? "same device, dense: one device copy" : "same device: one cast/gather kernel";
+  } else {
+    p.link = Link::Peer;
+    p.cast_site = cast ? CastSite::Device : CastSite::None;
+    p.link_dtype = cast && dz > sz ? src.dtype : dtype;  // the narrower side crosses
+    p.direct = !cast && !p.gather;
+    why = detail::str_cat("cross-device peer copy", cast ? (dz > sz ? "; cast on the destination" : "; cast on the source") : "",
+                          p.gather ? "; gathered on the source" : "");
+  }
+  p.link_bytes = static_cast<uint64_t>(p.numel) * itemsize(p.link_dtype);
+  p.reason = why;
+  return P;
+}
+
+/// Synchronizes a stream on scope exit, so buffers released after it are no longer in use
+/// even when an error unwinds the pipeline.
+class SyncGuard {
+ public:
+  SyncGuard(Backend& be, StreamHandle s) : be_(be), s_(s) {}
+  ~SyncGuard() {
+    if (!armed_) return;
+    try {
+      be_.synchronize_stream(s_);
+    } catch (...) {
+    }
+  }
+  void finish() {
+    armed_ = false;
+    be_.synchronize_stream(s_);  // XFER-1: blocking
+  }
+
+ private:
+  Backend& be_;
+  StreamHandle s_;
+  bool armed_ = true;
+};
+
+/// One slot of the staging ring: a pinned block and the event that says when the work
+/// queued on it has finished.
+struct Slot {
+  PinnedLease host;
+  Event done;
+  bool used = false;
+};
+
+std::vector<Slot> make_ring(Backend& be, int device, int slots, std::size_t slot_bytes) {
+  ASTENSOR_RANGE("staging_ring_acquire");
+  std::vector<Slot> ring(static_cast<std::size_t>(slots));
+  PinnedPool& pool = pinned_pool(be.type());
+  for (Slot& s : ring) {
+    s.host = pool.acquire(slot_bytes);
+    s.done = Event(be, device);
+  }
+  return ring;
+}
+
+/// Waits until the slot's previous use has finished (the event guarding reuse).
+void wait_slot(Slot& s) {
+  if (s.used) {
+    ASTENSOR_RANGE("slot_wait");
+    s.done.synchronize();
+  }
+}
+
+/// Runs a host CastKernel over [k.start, k.start + k.count) on the shared host threads.
+void run_host_parallel(const CastKernel& k, bool byteswap, int max_threads) {
+  const int64_t grain = std::max<int64_t>(
+      1, static_cast<int64_t>((std::size_t(256) << 10) / std::max(itemsize(k.dst_dtype), itemsize(k.src_dtype))));
+  const int tasks = static_cast<int>(std::min<int64_t>((k.count + grain - 1) / grain,
+                                                       HostThreads::instance().size()));
+  if (tasks <= 1) {
+    run_cast_kernel_host(k, byteswap);
+    return;
+  }
+  const int64_t per = (k.count + tasks - 1) / tasks;
+  const bool contiguous_dst = k.dst_strides.empty();
+  HostThreads::instance().run(
+      tasks,
+      [&](int t) {
+        CastKernel sub = k;
+        const int64_t off = per * t;
+        sub.start = k.start + off;
+        sub.count = std::min(per, k.count - off);
+        if (sub.count <= 0) return;
+        if (contiguous_dst) sub.dst = static_cast<char*>(k.dst) + off * int64_t(itemsize(k.dst_dtype));
+        run_cast_kernel_host(sub, byteswap);
+      },
+      max_threads);
+}
+
+CastKernel contiguous_kernel(const void* src, DType from, void* dst, DType to, int64_t n) {
+  CastKernel k;
+  k.src = src;
+  k.src_dtype = from;
+  k.shape = {n};
+  k.src_strides = {static_cast<int64_t>(itemsize(from))};
+  k.dst = dst;
+  k.dst_dtype = to;
+  k.count = n;
+  return k;
+}
+
+CastKernel ordered_kernel(const ArrayView& src, const Ordered& o, void* dst, DType to, int64_t start,
+                          int64_t count) {
+  CastKernel k;
+  k.src = src.data;
+  k.src_dtype = src.dtype;
+  k.shape = o.shape;
+  k.src_strides = o.strides;
+  k.dst = dst;
+  k.dst_dtype = to;
+  k.start = start;
+  k.count = count;
+  return k;
+}
+
+Tensor make_result(std::shared_ptr<Storage> st, const ArrayView& src, const TransferPlan& p) {
+  return Tensor::make(std::move(st), 0, src.shape, p.result_strides, p.dst_dtype);
+}
+
+void wait_producer(Backend& be, const ArrayView& src, StreamHandle consumer) {
+  if (src.stream) be.wait_external_stream(src.device.index, *src.stream, consumer);  // CAI-3, DLP-2
+}
+
+Tensor run_to_device(const ArrayView& src, const Planned& P, const TransferOptions& opt) {
+  ASTENSOR_RANGE("to_device");
+  const TransferPlan& p = P.plan;
+  const Device dev = p.dst_device;
+  Backend& be = backend(dev.type);
+  const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
+  auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, dev);
+  if (p.numel == 0) return make_result(out, src, p);
+  StreamHandle s = be.current_stream(dev.index);
+  char* out_p = static_cast<char*>(out->data());
+
+  if (p.direct) {
+    std::shared_ptr<Storage> scratch;
+    SyncGuard guard(be, s);
+    if (p.cast_site == CastSite::Device) {
+      scratch = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, dev);
+      be.copy_async(scratch->data(), dev, src.data, Device::cpu(), static_cast<std::size_t>(p.numel) * lz, s);
+      be.launch_cast(dev.index, contiguous_kernel(scratch->data(), p.link_dtype, out_p, p.dst_dtype, p.numel), s);
+    } else {
+      be.copy_async(out_p, dev, src.data, Device::cpu(), static_cast<std::size_t>(p.numel) * dz, s);
+    }
+    guard.finish();
+    return make_result(out, src, p);
+  }
+
+  const int64_t ce = P.chunk_elems;
+  std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
+  if (p.cast_site == CastSite::Device)
+    scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
+  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz);
+  SyncGuard guard(be, s);  // destroyed before the ring and scratch: they outlive queued work
+  for (int64_t c = 0; c < p.chunks; ++c) {
+    Slot& slot = ring[static_cast<std::size_t>(c % p.slots)];
+    const int64_t start = c * ce, n = std::min(ce, p.numel - start);
+    wait_slot(slot);
+    {
+      ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
+      run_host_parallel(ordered_kernel(src, P.ordered, slot.host.data(), p.link_dtype, start, n), p.byteswap,
+                        opt.host_threads);
+    }
+    {
+      ASTENSOR_RANGE("enqueue_h2d");
+      if (p.cast_site == CastSite::Device) {
+        char* dscr = static_cast<char*>(scratch->data()) + (c % p.slots) * ce * int64_t(lz);
+        be.copy_async(dscr, dev, slot.host.data(), Device::cpu(), static_cast<std::size_t>(n) * lz, s);
+        be.launch_cast(dev.index, contiguous_kernel(dscr, p.link_dtype, out_p + start * int64_t(dz), p.dst_dtype, n), s);
+      } else {
+        be.copy_async(out_p + start * int64_t(dz), dev, slot.host.data(), Device::cpu(),
+                      static_cast<std::size_t>(n) * lz, s);
+      }
+      slot.done.record(s);
+      slot.used = true;
+    }
+  }
+  guard.finish();
+  return make_result(out, src, p);
+}
+
+Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions& opt) {
+  ASTENSOR_RANGE("to_host");
+  const TransferPlan& p = P.plan;
+  const Device dev = src.device;
+  Backend& be = backend(dev.type);
+  const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
+  auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, Device::cpu());
+  if (p.numel == 0) return make_result(out, src, p);
+  StreamHandle s = be.current_stream(dev.index);
+  wait_producer(be, src, s);
+  char* out_p = static_cast<char*>(out->data());
+  const bool kernel = p.cast_site == CastSite::Device || p.gather;
+  const int64_t ce = P.chunk_elems;
+  std::shared_ptr<Storage> scratch;
+  if (kernel) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
+  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz);
+  SyncGuard guard(be, s);
+
+  auto issue = [&](int64_t c) {
+    ASTENSOR_RANGE("enqueue_d2h");
+    Slot& slot = ring[static_cast<std::size_t>(c % p.slots)];
+    const int64_t start = c * ce, n = std::min(ce, p.numel - start);
+    const void* from = static_cast<const char*>(src.data) + start * int64_t(lz);  // dense source
+    if (kernel) {
+      char* dscr = static_cast<char*>(scratch->data()) + (c % p.slots) * ce * int64_t(lz);
+      be.launch_cast(dev.index, ordered_kernel(src, P.ordered, dscr, p.link_dtype, start, n), s);
+      from = dscr;
+    }
+    be.copy_async(slot.host.data(), Device::cpu(), from, dev, static_cast<std::size_t>(n) * lz, s);
+    slot.done.record(s);
+    slot.used = true;
+  };
+  for (int64_t c = 0; c < std::min<int64_t>(p.slots, p.chunks); ++c) issue(c);
+  for (int64_t c = 0; c < p.chunks; ++c) {
+    Slot& slot = ring[static_cast<std::size_t>(c % p.slots)];
+    const int64_t start = c * ce, n = std::min(ce, p.numel - start);
+    wait_slot(slot);
+    {
+      ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused
+      run_host_parallel(contiguous_kernel(slot.host.data(), p.link_dtype, out_p + start * int64_t(dz), p.dst_dtype, n),
+                        p.byteswap && p.link_dtype == p.src_dtype, opt.host_threads);
+    }
+    if (c + p.slots < p.chunks) issue(c + p.slots);
+  }
+  guard.finish();
+  return make_result(out, src, p);
+}
+
+Tensor run_device_to_device(const ArrayView& src, const Planned& P) {
+  ASTENSOR_RANGE("device_to_device");
+  const TransferPlan& p = P.plan;
+  const Device a = src.device, b = p.dst_device;
+  Backend& be = backend(b.type);
+  const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype), sz = itemsize(p.src_dtype);
+  auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, b);
+  if (p.numel == 0) return make_result(out, src, p);
+  StreamHandle sa = be.current_stream(a.index);
+  wait_producer(be, src, sa);
+
+  if (p.link == Link::D2D) {
+    SyncGuard guard(be, sa);
+    if (p.direct) be.copy_async(out->data(), b, src.data, a, static_cast<std::size_t>(p.numel) * dz, sa);
+    else be.launch_cast(a.index, ordered_kernel(src, P.ordered, out->data(), p.dst_dtype, 0, p.numel), sa);
+    guard.finish();
+    return make_result(out, src, p);
+  }
+
+  // Peer: [kernel on a] -> peer copy -> [kernel on b]; the narrower dtype crosses.
+  StreamHandle sb = be.current_stream(b.index);
+  const bool cast_on_src = p.src_dtype != p.dst_dtype && p.link_dtype == p.dst_dtype;
+  const bool cast_on_dst = p.src_dtype != p.dst_dtype && !cast_on_src;
+  std::shared_ptr<Storage> tmp_a, tmp_b;
+  const void* crossing = src.data;
+  SyncGuard guard_a(be, sa);
+  if (cast_on_src || p.gather) {
+    tmp_a = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, a);
+    be.launch_cast(a.index, ordered_kernel(src, P.ordered, tmp_a->data(), p.link_dtype, 0, p.numel), sa);
+    crossing = tmp_a->data();
+  }
+  Event ready(be, a.index);
+  ready.record(sa);
+  ready.block(sb);
+  SyncGuard guard_b(be, sb);
+  if (cast_on_dst) {
+    tmp_b = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, b);
+    be.copy_async(tmp_b->data(), b, crossing, a, static_cast<std::size_t>(p.numel) * lz, sb);
+    be.launch_cast(b.index, contiguous_kernel(tmp_b->data(), p.link_dtype, out->data(), p.dst_dtype, p.numel), sb);
+  } else {
+    be.copy_async(out->data(), b, crossing, a, static_cast<std::size_t>(p.numel) * (cast_on_src ? dz : sz), sb);
+  }
+  guard_b.finish();
+  guard_a.finish();
+  return make_result(out, src, p);
+}
+
+void check_accelerator(Device d, const char* what) {
+  ASTENSOR_CHECK_VALUE(!d.is_cpu(), "[transfer] ", what, " must be an accelerator, got ", d.str());
+}
+
+}  // namespace
+
+std::string TransferPlan::str() const {
+  std::string s = detail::str_cat(link_name(link), via_host ? " via host" : "", direct ? " direct" : "",
+                                  staged ? " staged" : "");
+  if (staged)
+    s += detail::str_cat(" (", slots, " slot", slots == 1 ? "" : "s", " x ", human_bytes(chunk_bytes), ", ", chunks,
+                         " chunk", chunks == 1 ? "" : "s", ")");
+  s += detail::str_cat(": ", src_device.str(), " ", name(src_dtype), " -> ", dst_device.str(), " ", name(dst_dtype));
+  if (cast_site != CastSite::None) s += detail::str_cat(", cast on the ", cast_site_name(cast_site));
+  s += detail::str_cat("; ", human_bytes(link_bytes), " (", name(link_dtype), ") over ", link_name(link));
+  if (gather) s += "; gather";
+  if (byteswap) s += "; byteswap";
+  if (!reason.empty()) s += "; " + reason;
+  return s;
+}
+
+TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
+  return make_plan(src, dtype, device, options).plan;
+}
+
+Tensor to_device(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
+  ASTENSOR_CHECK_VALUE(src.device.is_cpu(), "[transfer] to_device: the source is on ", src.device.str(),
+                       ", not the host");
+  check_accelerator(device, "to_device: the destination");
+  return run_to_device(src, make_plan(src, dtype, device, options), options);
+}
+
+Tensor to_host(const ArrayView& src, DType dtype, const TransferOptions& options) {
+  check_accelerator(src.device, "to_host: the source");
+  Planned P = make_plan(src, dtype, Device::cpu(), options);
+  return run_to_host(src, P, options);
+}
+
+Tensor device_to_device(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
+  check_accelerator(src.device, "device_to_device: the source");
+  check_accelerator(device, "device_to_device: the destination");
+  Planned P = make_plan(src, dtype, device, options);
+  if (P.plan.via_host) {
+    ASTENSOR_RANGE("via_host");
+    Tensor h = to_host(src, dtype, options);
+    ArrayView hv;
+    hv.data = h.data_ptr();
+    hv.dtype = h.dtype();
+    hv.shape = h.shape();
+    hv.byte_strides = h.strides();
+    for (auto& st : hv.byte_strides) st *= static_cast<int64_t>(h.itemsize());
+    hv.owner = h.storage();
+    return to_device(hv, dtype, P.plan.dst_device, options);
+  }
+  return run_device_to_device(src, P);
+}
+
+Tensor transfer(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
+  if (src.device.is_cpu()) return to_device(src, dtype, device, options);
+  if (device.is_cpu()) return to_host(src, dtype, options);
+  return device_to_device(src, dtype, device, options);
+}
+
+}  // namespace astensor::transfer

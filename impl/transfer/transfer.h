@@ -1,0 +1,86 @@
+#pragma once
+/// The optimized transfer path of DESIGN.md, written once against the Backend interface
+/// (it runs unchanged on sim and CUDA):
+///   - host -> device: already-pinned dense sources go in one async copy; pageable ones go
+///     through a ring of pinned staging slots (a few MiB each, from the caching pool) that
+///     host threads fill, gathering strided sources and fusing byteswaps and narrowing casts
+///     in, while the stream drains the previous slot; events guard each slot's reuse;
+///   - cast placement by bytes over the link: widening casts (uint8 -> float32) cross in the
+///     narrow type and run on the device; narrowing casts run on the host while staging;
+///   - device -> host mirrors it; device -> device and cross-device copies use kernels and
+///     peer copies.
+/// Every function is blocking (XFER-1) and gives the TEN-3 layout and the DT-3 values of
+/// the reference's copy_plain bit for bit (XFER-2, XFER-3). A source's producer stream
+/// (ArrayView::stream, CAI-3 / DLP-2) is waited on before the source is read.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/array_view.h"
+#include "core/backend.h"
+#include "core/tensor.h"
+
+namespace astensor::transfer {
+
+/// Where the DT-3 cast runs.
+enum class CastSite : uint8_t { None, Host, Device };
+const char* cast_site_name(CastSite s);  // "none", "host", "device"
+
+struct TransferOptions {
+  /// Bytes per staging slot (perf-anchors §2.4: 4-8 MiB; smaller costs per-chunk overhead).
+  std::size_t chunk_bytes = std::size_t(4) << 20;
+  /// Slots in the ring (2-4).
+  int slots = 3;
+  /// Host threads filling a slot; 0: the shared pool's size.
+  int host_threads = 0;
+  /// Overrides the cast placement rule (tests and benchmarks compare both placements).
+  std::optional<CastSite> force_cast_site;
+};
+
+/// What a transfer will do (COPY-2's explain() prints it; tests assert it).
+struct TransferPlan {
+  Device src_device;
+  Device dst_device;
+  DType src_dtype = DType::float32;
+  DType link_dtype = DType::float32;  ///< the dtype of the bytes crossing the link
+  DType dst_dtype = DType::float32;
+  Link link = Link::H2D;
+  CastSite cast_site = CastSite::None;
+  bool direct = false;    ///< one async copy from the source memory itself (pinned or device)
+  bool staged = false;    ///< through the pinned staging ring
+  bool gather = false;    ///< the source is not dense in the result's memory order
+  bool byteswap = false;  ///< non-native byte order, swapped on the host
+  bool via_host = false;  ///< routed device -> host -> device (different backends)
+  int64_t numel = 0;
+  uint64_t link_bytes = 0;   ///< bytes over the link
+  uint64_t chunk_bytes = 0;  ///< bytes per staging chunk (staged only)
+  int64_t chunks = 0;
+  int slots = 0;
+  Dims result_strides;       ///< TEN-3, in elements
+  std::string reason;
+
+  /// One line, e.g. "h2d staged (3 slots x 4 MiB, 2 chunks): float64 -> float32 cast on the
+  /// host; 8 MiB over h2d; narrowing cast: cast on the host while staging".
+  std::string str() const;
+};
+
+/// The plan of transfer(src, dtype, device) without running it. `device` is resolved
+/// (DEV-2/DEV-3); src is validated.
+TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device,
+                               const TransferOptions& options = {});
+
+/// Host source -> a new tensor of `dtype` on accelerator `device`.
+Tensor to_device(const ArrayView& host_src, DType dtype, Device device,
+                 const TransferOptions& options = {});
+/// Device source -> a new host tensor of `dtype`.
+Tensor to_host(const ArrayView& device_src, DType dtype, const TransferOptions& options = {});
+/// Device source -> a new tensor of `dtype` on `device` (same device: a kernel or one copy;
+/// another device of the same backend: peer copy; another backend: through the host).
+Tensor device_to_device(const ArrayView& device_src, DType dtype, Device device,
+                        const TransferOptions& options = {});
+/// Any of the three, chosen by the devices (host -> host is refused: not a transfer).
+Tensor transfer(const ArrayView& src, DType dtype, Device device,
+                const TransferOptions& options = {});
+
+}  // namespace astensor::transfer
