@@ -1,0 +1,242 @@
+// Entry points: ARG-1 parsing by hand (METH_FASTCALL | METH_KEYWORDS), ARG-2/ARG-3 argument
+// conversion, and the reference / optimized switch.
+
+#include "python/src/entry.h"
+
+#include "core/backend.h"
+#include "core/defaults.h"
+#include "python/src/classify.h"
+#include "python/src/tensor_object.h"
+#include "reference/as_tensor.h"
+
+#ifdef ASTENSOR_HAVE_IMPL
+#include "impl/as_tensor.h"
+#endif
+
+namespace astensor::python {
+
+Tensor as_tensor_dispatch(const Source& s, const Options& o, bool reference) {
+#ifdef ASTENSOR_HAVE_IMPL
+  if (!reference) return astensor::impl::as_tensor(s, o);
+#else
+  (void)reference;
+#endif
+  return astensor::reference::as_tensor(s, o);
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : "; ") + x;
+  return s;
+}
+
+/// What the rules decide, described without converting (until impl/'s planner exists).
+std::string describe_plan(const Source& s, const Options& o) {
+  std::string out;
+  auto target = [&](std::optional<Device> own) {
+    if (o.device) return resolve_device(*o.device);
+    if (auto d = default_device()) return resolve_device(*d);
+    return own.value_or(Device::cpu());
+  };
+  std::vector<std::string> reasons;
+  if (auto* t = std::get_if<Tensor>(&s)) {
+    const DType dt = o.dtype.value_or(t->dtype());
+    const Device dev = target(t->device());
+    out = "source: tensor " + t->shape().str() + " " + name(t->dtype()) + " on " + t->device().str();
+    if (dt != t->dtype()) reasons.push_back(std::string("dtype change (") + name(t->dtype()) + " -> " + name(dt) + ")");
+    if (dev != t->device()) reasons.push_back("device change (" + t->device().str() + " -> " + dev.str() + ")");
+    if (reasons.empty() && o.copy != true) return out + "\ndecision: return the same tensor (TEN-1)";
+  } else if (auto* v = std::get_if<ArrayView>(&s)) {
+    const DType dt = o.dtype.value_or(v->dtype);
+    const Device dev = target(v->device);
+    out = "source: array " + v->shape.str() + " " + name(v->dtype) + " on " + v->device.str() +
+          ", byte strides " + v->byte_strides.str() + (v->read_only ? ", read-only" : "");
+    if (dt != v->dtype) reasons.push_back(std::string("dtype change (") + name(v->dtype) + " -> " + name(dt) + ")");
+    if (dev != v->device) reasons.push_back("device change (" + v->device.str() + " -> " + dev.str() + ")");
+    if (v->byteswapped) reasons.push_back("non-native byte order (ARR-4)");
+    if (!has_element_strides(*v)) reasons.push_back("byte strides not multiples of the item size (ARR-5)");
+    if (reasons.empty() && o.copy != true)
+      return out + "\ndecision: share the memory, no copy (ARR-1)" +
+             (v->read_only ? "; the tensor is read-only (ARR-7)" : "");
+  } else {
+    const Device dev = target(std::nullopt);
+    out = "source: Python scalars / nested sequences; target " + dev.str();
+    reasons.push_back("Python data is always copied (SEQ-1)");
+  }
+  if (o.copy == true) reasons.push_back("copy=True");
+  if (o.copy == false) return out + "\ndecision: raise ValueError (copy=False, but " + join(reasons) + ")";
+  return out + "\ndecision: copy (" + join(reasons) +
+         "); casts run on the host, one element at a time (reference; the optimized planner "
+         "is not built into this module)";
+}
+
+}  // namespace
+
+std::string explain_dispatch(const Source& s, const Options& o) {
+#ifdef ASTENSOR_HAVE_IMPL
+  return astensor::impl::explain(s, o);
+#else
+  return describe_plan(s, o);
+#endif
+}
+
+DType parse_dtype(py::handle h) {
+  PyObject* o = h.ptr();
+  if (py::isinstance<DTypeObject>(h)) return h.cast<const DTypeObject&>().dtype;
+  if (PyUnicode_Check(o)) {
+    std::string s = h.cast<std::string>();
+    if (auto d = dtype_from_name(s)) return *d;
+    throw TypeError("[as_tensor] dtype '" + s + "' is not a dtype name; known names: " +
+                    supported_dtypes_text());
+  }
+  if (o == reinterpret_cast<PyObject*>(&PyBool_Type)) return DType::bool_;
+  if (o == reinterpret_cast<PyObject*>(&PyLong_Type)) return DType::int64;
+  if (o == reinterpret_cast<PyObject*>(&PyFloat_Type)) return DType::float64;
+  if (o == reinterpret_cast<PyObject*>(&PyComplex_Type)) return DType::complex128;
+  if (npy().PyArrayDescr_Check_(o)) {
+    bool swapped = false;
+    if (auto d = dtype_from_numpy_descr(o, &swapped)) return *d;
+    throw TypeError("[as_tensor] NumPy dtype " + short_repr(o) + " is not supported; supported: " +
+                    supported_dtypes_text());
+  }
+  if (PyType_Check(o) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(o), numpy_generic_type())) {
+    py::object descr = py::dtype::from_args(py::reinterpret_borrow<py::object>(h));
+    bool swapped = false;
+    if (auto d = dtype_from_numpy_descr(descr.ptr(), &swapped)) return *d;
+    throw TypeError("[as_tensor] NumPy type " + short_repr(o) + " is not supported; supported: " +
+                    supported_dtypes_text());
+  }
+  if (type_name(o) == "torch.dtype") {
+    std::string s = py::str(h).cast<std::string>();  // "torch.float32"
+    if (s.rfind("torch.", 0) == 0) s = s.substr(6);
+    if (auto d = dtype_from_name(s)) return *d;
+    throw TypeError("[as_tensor] " + py::str(h).cast<std::string>() +
+                    " has no astensor equivalent; supported: " + supported_dtypes_text());
+  }
+  throw TypeError("[as_tensor] dtype must be an astensor dtype, a dtype name, a NumPy dtype or "
+                  "type, a torch.dtype, or bool/int/float/complex (got " + short_repr(o) +
+                  " of type '" + type_name(o) + "')");
+}
+
+Device parse_device(py::handle h) {
+  PyObject* o = h.ptr();
+  if (py::isinstance<Device>(h)) return h.cast<Device>();
+  if (PyUnicode_Check(o)) return Device::parse(h.cast<std::string>());
+  if (PyLong_Check(o) && !PyBool_Check(o)) {
+    int64_t i = h.cast<int64_t>();
+    ASTENSOR_CHECK_VALUE(i >= 0 && i < (1 << 20), "[as_tensor] device index ", i,
+                         " is not a valid CUDA device index");
+    return Device(DeviceType::CUDA, static_cast<int>(i));
+  }
+  if (py::hasattr(h, "type") && py::hasattr(h, "index")) {  // torch.device and look-alikes
+    py::object type = h.attr("type"), index = h.attr("index");
+    if (!PyUnicode_Check(type.ptr()))
+      throw TypeError("[as_tensor] device.type must be a str (got '" + type_name(type.ptr()) + "')");
+    Device d = Device::parse(type.cast<std::string>());
+    if (index.is_none()) return d;
+    if (!PyLong_Check(index.ptr()))
+      throw TypeError("[as_tensor] device.index must be an int or None (got '" +
+                      type_name(index.ptr()) + "')");
+    int64_t i = index.cast<int64_t>();
+    ASTENSOR_CHECK_VALUE(i >= 0 && i < (1 << 20), "[as_tensor] device index ", i, " is not valid");
+    if (d.is_cpu()) {
+      ASTENSOR_CHECK_VALUE(i == 0, "[as_tensor] the CPU has only index 0 (got ", i, ")");
+      return d;
+    }
+    return Device(d.type, static_cast<int>(i));
+  }
+  throw TypeError("[as_tensor] device must be an astensor.Device, a string such as 'cuda:1', "
+                  "an int (a CUDA index) or an object with .type and .index (got " +
+                  short_repr(o) + " of type '" + type_name(o) + "')");
+}
+
+namespace {
+
+struct Args {
+  PyObject* data = nullptr;
+  Options options;
+};
+
+bool key_is(PyObject* key, const char* name) {
+  return PyUnicode_CompareWithASCIIString(key, name) == 0;
+}
+
+/// ARG-1: as_tensor(data, *, dtype=None, device=None, copy=None); `data=` works as a keyword.
+Args parse_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  Args a;
+  if (nargs > 1)
+    throw py::type_error(std::string(fn) + "() takes 1 positional argument but " +
+                         std::to_string(nargs) + " were given (dtype, device and copy are keyword-only)");
+  if (nargs == 1) a.data = args[0];
+  PyObject *dtype = nullptr, *device = nullptr, *copy = nullptr;
+  if (kwnames) {
+    const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyObject* key = PyTuple_GET_ITEM(kwnames, i);
+      PyObject* value = args[nargs + i];
+      PyObject** slot = nullptr;
+      if (key_is(key, "dtype")) slot = &dtype;
+      else if (key_is(key, "device")) slot = &device;
+      else if (key_is(key, "copy")) slot = &copy;
+      else if (key_is(key, "data")) slot = &a.data;
+      else
+        throw py::type_error(std::string(fn) + "() got an unexpected keyword argument '" +
+                             py::reinterpret_borrow<py::str>(key).cast<std::string>() + "'");
+      if (*slot)
+        throw py::type_error(std::string(fn) + "() got multiple values for argument '" +
+                             py::reinterpret_borrow<py::str>(key).cast<std::string>() + "'");
+      *slot = value;
+    }
+  }
+  if (!a.data) throw py::type_error(std::string(fn) + "() missing required argument 'data'");
+  if (dtype && dtype != Py_None) a.options.dtype = parse_dtype(dtype);
+  if (device && device != Py_None) a.options.device = parse_device(device);
+  if (copy && copy != Py_None) {
+    if (!PyBool_Check(copy))
+      throw TypeError("[as_tensor] copy must be None, True or False (got " + short_repr(copy) + ")");
+    a.options.copy = copy == Py_True;
+  }
+  return a;
+}
+
+template <bool kReference>
+PyObject* as_tensor_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) noexcept {
+  try {
+    Args a = parse_args("as_tensor", args, nargs, kwnames);
+    Classified c = classify(a.data);
+    Tensor r = as_tensor_dispatch(c.source, a.options, kReference);
+    // TEN-1: the same tensor comes back as the same Python object.
+    if (is_tensor(a.data) && r.is_same(tensor_of(a.data))) return Py_NewRef(a.data);
+    return wrap_tensor(std::move(r));
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+PyObject* as_tensor_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return as_tensor_entry<false>(args, nargs, kwnames);
+}
+
+PyObject* reference_as_tensor_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs,
+                                   PyObject* kwnames) {
+  return as_tensor_entry<true>(args, nargs, kwnames);
+}
+
+PyObject* explain_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    Args a = parse_args("explain", args, nargs, kwnames);
+    Classified c = classify(a.data);
+    std::string s = explain_dispatch(c.source, a.options);
+    return PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+}
+
+}  // namespace astensor::python

@@ -1,0 +1,164 @@
+// The _astensor extension module: dtype objects, Device, defaults, no_grad, error translation,
+// the Tensor type, and the hand-written as_tensor / explain entry points.
+
+#include <array>
+
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "core/defaults.h"
+#include "core/storage.h"
+#include "python/src/entry.h"
+#include "python/src/tensor_object.h"
+
+namespace astensor::python {
+
+namespace {
+
+// Leaked on purpose: py::objects must not be destroyed after the interpreter is gone.
+std::array<py::object, kNumDTypes>* g_dtypes = nullptr;
+
+/// `with no_grad():` (GRAD-3). Re-entrant: each __enter__ pushes a guard.
+struct NoGrad {
+  NoGrad() = default;
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+  std::vector<std::unique_ptr<NoGradGuard>> guards;
+};
+
+PyMethodDef g_fast_methods[] = {
+    {"as_tensor", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(as_tensor_fast)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "as_tensor(data, *, dtype=None, device=None, copy=None) -> Tensor\n\n"
+     "Converts data into a tensor, sharing memory when the rules allow (SPEC.md)."},
+    {"explain", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(explain_fast)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "explain(data, *, dtype=None, device=None, copy=None) -> str\n\n"
+     "Says what as_tensor would do (share or copy, and why) without converting (COPY-2)."},
+    {"reference_as_tensor",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reference_as_tensor_fast)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "reference_as_tensor(data, *, dtype=None, device=None, copy=None) -> Tensor\n\n"
+     "The reference implementation (astensor::reference::as_tensor)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+py::handle dtype_object(DType d) { return (*g_dtypes)[static_cast<std::size_t>(d)]; }
+
+}  // namespace astensor::python
+
+using namespace astensor;
+using namespace astensor::python;
+
+PYBIND11_MODULE(_astensor, m) {
+  m.doc() = "astensor: as_tensor done carefully (compiled part; import astensor instead)";
+  init_names();
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error&) {
+      set_error_from_current_exception();
+    }
+  });
+
+  // dtypes (DT-1)
+  py::class_<DTypeObject>(m, "dtype", "An astensor element type (astensor.float32, ...).")
+      .def_property_readonly("name", [](const DTypeObject& d) { return std::string(name(d.dtype)); })
+      .def_property_readonly("itemsize", [](const DTypeObject& d) { return itemsize(d.dtype); })
+      .def_property_readonly("is_floating_point", [](const DTypeObject& d) { return is_floating(d.dtype); })
+      .def_property_readonly("is_complex", [](const DTypeObject& d) { return is_complex(d.dtype); })
+      .def("__repr__", [](const DTypeObject& d) { return std::string("astensor.") + name(d.dtype); })
+      .def("__str__", [](const DTypeObject& d) { return std::string(name(d.dtype)); })
+      .def("__reduce__", [](const DTypeObject& d) { return std::string(name(d.dtype)); });
+  g_dtypes = new std::array<py::object, kNumDTypes>();
+  for (int i = 0; i < kNumDTypes; ++i) {
+    auto d = static_cast<DType>(i);
+    (*g_dtypes)[static_cast<std::size_t>(i)] = py::cast(DTypeObject{d});
+    m.attr(name(d)) = (*g_dtypes)[static_cast<std::size_t>(i)];
+  }
+  m.attr("bool_") = dtype_object(DType::bool_);
+
+  // Device (ARG-3)
+  py::class_<Device>(m, "Device", "A device: 'cpu', 'cuda:N' or 'sim:N'.")
+      .def(py::init([](const std::string& s) { return Device::parse(s); }), py::arg("spec"))
+      .def(py::init([](const std::string& type, int index) {
+             Device d = Device::parse(type);
+             ASTENSOR_CHECK_VALUE(!d.has_index() && index >= 0, "[Device] give the index once, as a non-negative int (got '",
+                                  type, "', ", index, ")");
+             if (d.is_cpu()) {
+               ASTENSOR_CHECK_VALUE(index == 0, "[Device] the CPU has only index 0");
+               return d;
+             }
+             return Device(d.type, index);
+           }),
+           py::arg("type"), py::arg("index"))
+      .def_property_readonly("type", [](const Device& d) { return std::string(device_type_name(d.type)); })
+      .def_property_readonly("index", [](const Device& d) -> py::object {
+        if (!d.has_index()) return py::none();
+        return py::int_(d.index);
+      })
+      .def("__str__", &Device::str)
+      .def("__repr__", [](const Device& d) { return "astensor.Device('" + d.str() + "')"; })
+      .def("__eq__", [](const Device& a, py::handle b) {
+        if (py::isinstance<Device>(b)) return a == b.cast<Device>();
+        if (PyUnicode_Check(b.ptr())) {
+          try {
+            return a == Device::parse(b.cast<std::string>());
+          } catch (const Error&) {
+            return false;
+          }
+        }
+        return false;
+      })
+      .def("__hash__", [](const Device& d) { return static_cast<int>(d.type) * 1000003 + d.index; });
+
+  py::class_<Node, std::shared_ptr<Node>>(m, "GradFn", "A backward function (GRAD-1).")
+      .def("name", [](const Node& n) { return std::string(n.name()); })
+      .def("__repr__", [](const Node& n) { return "<" + std::string(n.name()) + ">"; });
+
+  py::class_<NoGrad>(m, "no_grad", "Context manager: no autograd history inside (GRAD-3).")
+      .def(py::init<>())
+      .def("__enter__", [](NoGrad& g) {
+        g.guards.push_back(std::make_unique<NoGradGuard>());
+        return &g;
+      }, py::return_value_policy::reference)
+      .def("__exit__", [](NoGrad& g, py::args) {
+        if (!g.guards.empty()) g.guards.pop_back();
+        return false;
+      });
+  m.def("is_grad_enabled", &grad_enabled);
+
+  init_tensor_type(m);
+
+  // Defaults (DT-4, DEV-1)
+  m.def("set_default_dtype", [](py::handle d) { set_default_dtype(parse_dtype(d)); }, py::arg("dtype"));
+  m.def("get_default_dtype", [] { return py::reinterpret_borrow<py::object>(dtype_object(default_dtype())); });
+  m.def("set_default_device", [](py::handle d) {
+    if (d.is_none()) set_default_device(std::nullopt);
+    else set_default_device(parse_device(d));
+  }, py::arg("device"));
+  m.def("get_default_device", [] { return default_device().value_or(Device::cpu()); });
+
+  // Introspection for tests.
+  m.def("device_count", [](const std::string& type) {
+    return backend(Device::parse(type).type).device_count();
+  }, py::arg("type"), "Number of devices of a type ('cuda', 'sim'); 0 when absent.");
+  m.def("_storage_stats", [] {
+    auto s = storage_stats();
+    return py::make_tuple(s.live_allocations, s.live_bytes);
+  }, "(live allocations, live bytes) of library-allocated storage (leak checks, SEQ-6).");
+m.def("_promote_types", [](py::handle a, py::handle b) -> py::object {
+    auto r = promote_types(parse_dtype(a), parse_dtype(b));
+    if (!r) return py::none();
+    return py::reinterpret_borrow<py::object>(dtype_object(*r));
+  }, "DT-2: the promotion table (None where PyTorch refuses the pair).");
+#ifdef ASTENSOR_HAVE_IMPL
+  m.attr("_have_impl") = true;
+#else
+  m.attr("_have_impl") = false;
+#endif
+
+  if (PyModule_AddFunctions(m.ptr(), g_fast_methods) != 0) throw py::error_already_set();
+}
