@@ -3,7 +3,9 @@
 // accept must be a dtype whose own spelling parses back to it (DT-1).
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 
