@@ -25,6 +25,7 @@ alignas(16) unsigned char g_block_bytes[64 * 16];
 struct Decoder {
   fuzz::Input& in;
   int nodes = 0;
+  int64_t weight = 1;  // product of list lengths along the current path (bounds the tensor)
 
   Nested leaf(uint8_t op) {
     switch (op % 10) {
@@ -60,6 +61,9 @@ struct Decoder {
       // A list; long ones repeat one decoded child to stay cheap.
       std::size_t len = in.u8();
       len = len < 240 ? len % 5 : (len - 239) * 97;
+      if (weight * static_cast<int64_t>(len) > (int64_t(1) << 14)) len %= 5;
+      const int64_t saved = weight;
+      weight *= std::max<int64_t>(1, static_cast<int64_t>(len));
       Nested::List l;
       if (len > 8) {
         Nested c = node(depth + 1);
@@ -67,6 +71,7 @@ struct Decoder {
       } else {
         for (std::size_t k = 0; k < len; ++k) l.push_back(node(depth + 1));
       }
+      weight = saved;
       return Nested(std::move(l));
     }
     if (op < 104) {

@@ -4,6 +4,7 @@
 /// that the reference and the optimized implementation agree (XFER-3): the same tensor, or
 /// the same error kind and message.
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstdint>

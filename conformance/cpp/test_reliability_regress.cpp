@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "reliability_util.h"
 
@@ -39,6 +40,34 @@ TEST(ReliabilityRegress, BoolBytesOtherThanZeroOrOneReadAsTrue_DT3) {
     EXPECT_EQ(im.fn(d, Options{std::nullopt, Device::cpu(), std::nullopt}).to_double_vector(), expected);
   }
   EXPECT_TRUE(ScalarLeaf::from_element(&bytes[2], DType::bool_).b);
+}
+
+
+// fuzz_array_view: empty views whose other sizes multiply past int64, e.g. (2^38, 2^56 + 9,
+// 0), overflowed (signed, UB) in contiguous_strides (core/layout.cpp), in view_of's byte
+// strides (core/convert.cpp) and in impl's copy layout numel (impl/cpu/copy.cpp). An empty
+// view is valid whatever its other sizes (ARR-1); it converts to an empty tensor.
+TEST(ReliabilityRegress, EmptyViewsWithHugeSizesConvertWithoutOverflow_ARR1) {
+  static const unsigned char byte = 0;
+  const int64_t huge = (int64_t(1) << 56) + 9;
+  for (const NamedImpl& im : implementations()) {
+    SCOPED_TRACE(im.name);
+    for (std::optional<bool> copy : {std::optional<bool>(), std::optional<bool>(true)}) {
+      ArrayView v;
+      v.data = &byte;
+      v.dtype = DType::complex128;
+      v.shape = Dims{int64_t(1) << 38, huge, 0, 6};
+      v.byte_strides = Dims{16, 16, 16, int64_t(7005436081793400669)};
+      EXPECT_EQ(validate(v), 0);
+      (void)element_strides(v);
+      for (std::optional<DType> dt : {std::optional<DType>(), std::optional<DType>(DType::int8)}) {
+        Tensor t = im.fn(v, Options{dt, std::nullopt, copy});
+        EXPECT_EQ(t.numel(), 0);
+        EXPECT_EQ(t.shape(), v.shape);
+        EXPECT_TRUE(t.to_complex_vector().empty());
+      }
+    }
+  }
 }
 
 }  // namespace
