@@ -64,8 +64,17 @@ void sweep(const Scenario& sc, unsigned sites = ~0u) {
   }
 }
 
+#if defined(__SANITIZE_THREAD__)
+// The large scenario's copy runs on OpenMP threads; libgomp is not instrumented, so TSan
+// reports its barriers as races (false positives). The other sanitizers and the plain build
+// run it.
+constexpr bool kLarge = false;
+#else
+constexpr bool kLarge = true;
+#endif
+
 TEST(ReliabilityFault, CpuConversionsFailCleanlyAtEveryAllocation_SEQ6) {
-  for (const Scenario& sc : scenarios(/*with_sim=*/false, /*large=*/true)) sweep(sc);
+  for (const Scenario& sc : scenarios(/*with_sim=*/false, /*large=*/kLarge)) sweep(sc);
 }
 
 TEST(ReliabilityFault, SimTransfersFailCleanlyAtEveryAllocationAndCopy_SEQ6_XFER3) {
