@@ -1,4 +1,5 @@
 #include "core/backend.h"
+#include "core/fault.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +73,7 @@ class CpuBackend final : public Backend {
   std::string unavailable_reason() override { return ""; }
   int current_device() override { return -1; }
   void* allocate(int, std::size_t nbytes) override {
+    fault::point(fault::Site::HostAlloc);
     std::size_t rounded = (nbytes + 63) / 64 * 64;
     if (rounded == 0) rounded = 64;
     void* p = std::aligned_alloc(64, rounded);

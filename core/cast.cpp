@@ -7,8 +7,7 @@ namespace astensor {
 void cast_one(const void* src, DType from, void* dst, DType to) {
   dispatch_dtype(from, [&]<DType F>() {
     dispatch_dtype(to, [&]<DType T>() {
-      storage_t<F> in;
-      std::memcpy(&in, src, sizeof(in));
+      const storage_t<F> in = load_element<storage_t<F>>(src);
       storage_t<T> out = cast_value<storage_t<T>>(in);
       std::memcpy(dst, &out, sizeof(out));
     });

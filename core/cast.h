@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "core/dtype.h"
@@ -46,6 +47,23 @@ template <> struct StorageOf<DType::complex64> { using type = complex64_t; };
 template <> struct StorageOf<DType::complex128> { using type = complex128_t; };
 template <DType D>
 using storage_t = typename StorageOf<D>::type;
+
+/// Loads one element of storage type T from possibly misaligned memory (ARR-6). bool reads
+/// its byte and tests != 0: producers (NumPy views of raw bytes, buffers, DLPack) can hand us
+/// bool bytes other than 0 and 1, and loading such a byte as a C++ bool is undefined
+/// behaviour (issue 7, found by fuzz_array_view and fuzz_nested).
+template <class T>
+ASTENSOR_HD inline T load_element(const void* p) {
+  if constexpr (std::is_same_v<T, bool>) {
+    unsigned char b;
+    std::memcpy(&b, p, 1);
+    return b != 0;
+  } else {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+  }
+}
 
 namespace detail {
 

@@ -45,7 +45,9 @@ ArrayView view_of(const Tensor& t) {
   v.dtype = t.dtype();
   v.shape = t.shape();
   v.byte_strides = t.strides();
-  for (auto& s : v.byte_strides) s *= static_cast<int64_t>(t.itemsize());
+  // Wrapping: only an empty tensor's strides (which address nothing) can overflow here.
+  for (auto& s : v.byte_strides)
+    s = static_cast<int64_t>(static_cast<uint64_t>(s) * static_cast<uint64_t>(t.itemsize()));
   v.device = t.device();
   v.read_only = t.is_read_only();
   v.owner = t.storage();

@@ -28,7 +28,10 @@ Dims contiguous_strides(std::span<const int64_t> shape) {
   int64_t acc = 1;
   for (std::size_t i = shape.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(shape[i], 1);
+    // Wrapping: only a shape with a zero dimension (numel 0, whose strides address nothing)
+    // can overflow, e.g. (2^40, 2^40, 0); signed overflow would be UB (issue 7, fuzz_array_view).
+    acc = static_cast<int64_t>(static_cast<uint64_t>(acc) *
+                               static_cast<uint64_t>(std::max<int64_t>(shape[i], 1)));
   }
   return st;
 }

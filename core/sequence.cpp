@@ -17,8 +17,7 @@ ScalarLeaf ScalarLeaf::of_uint(uint64_t v) {
 ScalarLeaf ScalarLeaf::from_element(const void* p, DType dtype) {
   ScalarLeaf s;
   dispatch_dtype(dtype, [&]<DType D>() {
-    storage_t<D> v;
-    std::memcpy(&v, p, sizeof(v));
+    const storage_t<D> v = load_element<storage_t<D>>(p);
     using T = storage_t<D>;
     if constexpr (std::is_same_v<T, bool>) s = of_bool(v);
     else if constexpr (detail::is_complex_v<T>)

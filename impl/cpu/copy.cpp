@@ -23,8 +23,11 @@ namespace astensor::impl::cpu {
 CopyLayout collapse(std::span<const int64_t> shape, std::span<const int64_t> src_byte_strides,
                     std::span<const int64_t> dst_strides) {
   CopyLayout l;
-  l.numel = 1;
-  for (int64_t s : shape) l.numel *= s;
+  // A zero anywhere first: the other sizes of an empty view may multiply past int64 (UB; issue
+  // 7, fuzz_array_view). Non-empty shapes were validated to fit.
+  l.numel = std::find(shape.begin(), shape.end(), int64_t(0)) != shape.end() ? 0 : 1;
+  if (l.numel != 0)
+    for (int64_t s : shape) l.numel *= s;
   if (l.numel == 0) {
     l.shape = Dims{0};
     l.src_strides = Dims{0};

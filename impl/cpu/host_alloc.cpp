@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "impl/cpu/copy.h"
 
 namespace astensor::impl::cpu {
@@ -119,6 +120,7 @@ void* map_huge(std::size_t len) {
 std::shared_ptr<Storage> allocate_host(std::size_t nbytes) {
 #if defined(__linux__)
   if (nbytes >= kHugePageMinBytes) {
+    fault::point(fault::Site::HostAlloc);
     std::size_t len = (nbytes + kHuge - 1) / kHuge * kHuge;
     void* p = use_cache() ? cache().take(len, &len) : nullptr;
     if (p == nullptr) {

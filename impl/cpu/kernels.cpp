@@ -27,9 +27,7 @@ inline T load_swapped(const char* p) {
       b[o + i] = b[o + part - 1 - i];
       b[o + part - 1 - i] = t;
     }
-  T v;
-  std::memcpy(&v, b, sizeof(T));
-  return v;
+  return load_element<T>(b);
 }
 
 /// cast_value, with the float16/bfloat16 conversions to and from float32 spelled
@@ -54,7 +52,7 @@ template <class To, class From, bool Swap, bool Contig>
   for (int64_t i = 0; i < n; ++i) {
     From v;
     if constexpr (Swap) v = load_swapped<From>(src + i * stride);
-    else std::memcpy(&v, src + i * stride, sizeof(From));
+    else v = load_element<From>(src + i * stride);
     const To o = convert<To>(v);
     std::memcpy(dst + i * static_cast<int64_t>(sizeof(To)), &o, sizeof(To));
   }

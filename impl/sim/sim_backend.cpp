@@ -24,6 +24,7 @@
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "impl/sim/sim.h"
 #include "impl/transfer/host_kernels.h"
 
@@ -89,6 +90,7 @@ struct Range {
 class Registry {
  public:
   void* map(std::size_t nbytes, int device) {
+    fault::point(device >= 0 ? fault::Site::DeviceAlloc : fault::Site::PinnedAlloc);
     const std::size_t ps = page_size();
     const std::size_t map_size = std::max<std::size_t>(ps, (nbytes + ps - 1) / ps * ps);
     if (device >= 0) {
@@ -363,6 +365,7 @@ class SimBackend final : public Backend {
     // Ordered after queued work, as cudaMemcpy on the legacy default stream.
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
+    fault::point(fault::Site::Copy);
     OpenScope open(reg_, {c.src, c.dst});
     std::memcpy(dst, src, nbytes);
   }
@@ -492,6 +495,7 @@ class SimBackend final : public Backend {
                    src_device.str(), " -> ", dst_device.str(), " does not involve");
     Registry* reg = &reg_;
     s->enqueue([reg, c, dst, src, nbytes] {
+      fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
       OpenScope open(*reg, {c.src, c.dst});
       std::memcpy(dst, src, nbytes);
     });

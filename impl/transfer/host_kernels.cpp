@@ -69,9 +69,9 @@ inline void row(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
       unsigned char b[sizeof(From)];
       std::memcpy(b, sp, sizeof(From));
       swap_bytes<sizeof(From)>(b, part);
-      std::memcpy(&v, b, sizeof(From));
+      v = load_element<From>(b);
     } else {
-      std::memcpy(&v, sp, sizeof(From));  // any alignment (ARR-6)
+      v = load_element<From>(sp);  // any alignment (ARR-6)
     }
     const To o = cast_value<To>(v);
     std::memcpy(dp, &o, sizeof(To));
