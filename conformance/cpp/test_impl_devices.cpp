@@ -271,3 +271,28 @@ RC_GTEST_PROP(ImplOnSimProperty, SameAsReferenceOverDevices, ()) {  // XFER-2, X
   const std::string d = impl_check::compare_impls(v, o);
   RC_ASSERT(d == "");
 }
+
+// --- the staging fill: a copy split into chunks equals the whole copy ---------------------------
+
+RC_GTEST_PROP(ImplCopyRange, ChunksOfACopyEqualTheWholeCopy, ()) {  // XFER-3 (staging), DT-3, ARR-4
+  // The pipeline fills each pinned slot with run_copy_range over the plan's layout; any
+  // split, on any number of threads, must give the bytes of the single run_copy.
+  std::vector<unsigned char> bytes;
+  const ArrayView v = gen_view(bytes);
+  const int64_t numel = validate(v);
+  RC_PRE(numel > 0);
+  const DType to = *gen_dtype();
+  const Dims dst_strides = has_element_strides(v) ? copy_strides(v.shape.span(), element_strides(v).span())
+                                                  : contiguous_strides(v.shape.span());
+  const impl::cpu::CopyLayout l = impl::cpu::collapse(v.shape.span(), v.byte_strides.span(), dst_strides.span());
+  const std::size_t osz = itemsize(to);
+  std::vector<unsigned char> whole(static_cast<std::size_t>(numel) * osz), parts(whole.size(), 0xAB);
+  impl::cpu::run_copy(l, v.data, v.dtype, v.byteswapped, whole.data(), to, 1);
+  const int64_t chunk = *rc::gen::inRange<int64_t>(1, numel + 1);
+  const int threads = *rc::gen::inRange(1, 4);
+  for (int64_t a = 0; a < numel; a += chunk) {
+    const int64_t b = std::min(numel, a + chunk);
+    impl::cpu::run_copy_range(l, v.data, v.dtype, v.byteswapped, parts.data() + a * int64_t(osz), to, a, b, threads);
+  }
+  RC_ASSERT(parts == whole);
+}
