@@ -14,13 +14,13 @@ namespace astensor::impl {
 
 namespace {
 
-/// The one place where a device is involved (Decision::Transfer). Until the staging
-/// pipeline (impl/transfer) is merged, it is the reference's synchronous path: core
-/// copy_plain (device source -> host raw, cast on the host, one blocking copy to the device).
-/// The plan says so (Plan::transfer_fallback) and lists the same links.
+/// The one place where a device is involved (Decision::Transfer): the transfer pipeline
+/// runs the plan's TransferPlan (impl/transfer, XFER-1..3).
 Tensor transfer(const ArrayView& src, const Plan& p) {
-  ASTENSOR_RANGE("transfer_fallback");
-  return copy_plain(src, p.dtype, p.device);
+  ASTENSOR_RANGE("transfer");
+  if (p.transfer_plan) return transfer::run_transfer(src, *p.transfer_plan);
+  // Nested data: the host result was allocated after planning (Plan::transfer_plan).
+  return transfer::to_device(src, p.dtype, p.device);
 }
 
 /// ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated; the plan's shape

@@ -84,21 +84,29 @@ void plan_copy(Plan& p, const ArrayView& v, int64_t numel) {
     p.threads = cpu::threads_for(p.bytes_read + p.bytes_written);
     return;
   }
-  // A device on either side: the synchronous fallback (core copy_plain), whose links are:
-  // a device source's touched bytes come to the host raw, the cast runs on the host, and
-  // the result goes to a device target in one copy.
+  // A device on either side: the transfer pipeline decides (impl/transfer make_plan) and
+  // the plan keeps its answer; execute() follows it.
   p.decision = Decision::Transfer;
-  p.transfer_fallback = true;
-  p.copy = numel == 0 ? CopyKind::None : CopyKind::Gather;
+  const transfer::TransferPlan& t = p.transfer_plan.emplace(transfer::describe_transfer(v, p.dtype, p.device));
+  p.layout = t.layout;
+  p.cast_at = t.cast_site == transfer::CastSite::Host     ? CastAt::Host
+              : t.cast_site == transfer::CastSite::Device ? CastAt::Device
+                                                          : CastAt::None;
+  if (numel == 0) p.copy = CopyKind::None;
+  else if (t.byteswap) p.copy = CopyKind::Byteswap;
+  else if (t.gather) p.copy = CopyKind::Gather;
+  else p.copy = p.dtype == v.dtype ? CopyKind::Memcpy : CopyKind::Cast;
   p.bytes_written = numel * out_size;
+  // Host bytes the staging reads (h2d: the source; d2h: the pinned slots).
+  if (v.device.is_cpu()) p.bytes_read = t.staged ? numel * in_size : 0;
+  else if (p.device.is_cpu() || t.via_host) p.bytes_read = static_cast<int64_t>(t.link_bytes);
   if (numel == 0) return;
-  if (!v.device.is_cpu()) {
-    int64_t lo = 0, hi = 0;
-    element_extent(v.shape.span(), v.byte_strides.span(), &lo, &hi);
-    p.links.push_back(Link{v.device, Device::cpu(), hi - lo + in_size});
+  if (t.via_host) {
+    p.links.push_back(Link{v.device, Device::cpu(), static_cast<int64_t>(t.link_bytes)});
+    p.links.push_back(Link{Device::cpu(), p.device, numel * out_size});
+  } else {
+    p.links.push_back(Link{v.device, p.device, static_cast<int64_t>(t.link_bytes)});
   }
-  p.bytes_read = numel * in_size;
-  if (!p.device.is_cpu()) p.links.push_back(Link{Device::cpu(), p.device, numel * out_size});
 }
 
 Plan plan_tensor(const Tensor& t, const Options& o) {
@@ -177,7 +185,13 @@ Plan plan(const Source& source, const Options& options) {
 }
 
 std::string explain(const Source& source, const Options& options) {
-  return plan(source, options).str();
+  // COPY-2: explain() describes, it does not raise: a call that as_tensor would refuse is
+  // described by the error it would raise (kind and message, as as_tensor raises them).
+  try {
+    return plan(source, options).str();
+  } catch (const Error& e) {
+    return detail::str_cat("as_tensor plan: raises ", error_kind_name(e.kind()), ": ", e.what(), "\n");
+  }
 }
 
 std::string Plan::str() const {
@@ -211,7 +225,9 @@ std::string Plan::str() const {
   if (bytes_written) s += "  bytes written: " + bytes_str(bytes_written) + "\n";
   for (const Link& l : links)
     s += detail::str_cat("  link ", l.from.str(), " -> ", l.to.str(), ": ", bytes_str(l.nbytes), "\n");
-  if (transfer_fallback) s += "  transfer: synchronous fallback, pipeline pending\n";
+  if (transfer_plan) s += "  transfer: " + transfer_plan->str() + "\n";
+  else if (decision == Decision::Transfer)
+    s += detail::str_cat("  transfer: h2d staged after the host fill: cpu ", name(dtype), " -> ", device.str(), "\n");
   if (records_grad) s += "  autograd: records ToCopyBackward\n";
   return s;
 }

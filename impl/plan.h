@@ -13,6 +13,7 @@
 #include "core/source.h"
 #include "core/tensor.h"
 #include "impl/cpu/copy.h"
+#include "impl/transfer/transfer.h"
 
 namespace astensor::impl {
 
@@ -21,7 +22,7 @@ enum class Decision : uint8_t {
   ReturnSame,  ///< TEN-1: the input tensor itself
   Share,       ///< ARR-1: a new tensor header on the source's memory; nothing copied
   CopyHost,    ///< a new host tensor filled by the CPU kernels
-  Transfer,    ///< a new tensor where the source or the target is a device
+  Transfer,    ///< a new tensor where the source or the target is a device (impl/transfer)
 };
 const char* decision_name(Decision d);
 
@@ -74,9 +75,11 @@ struct Plan {
   int64_t bytes_written = 0;   ///< host copy: output bytes written
   std::vector<Link> links;     ///< Transfer: bytes across each link, in order
 
-  /// Transfer: executed by the synchronous fallback (core/convert.cpp copy_plain) until the
-  /// staging pipeline (impl/transfer) is merged.
-  bool transfer_fallback = false;
+  /// Transfer: what the pipeline does (describe_transfer: cast site, link dtype and bytes,
+  /// staged or direct, chunks); execute() runs exactly this plan (transfer::run_transfer).
+  /// Nested data to a device: planned when the host result exists (its memory decides
+  /// staged or direct), so empty here; the host fill is then one staged h2d, no cast.
+  std::optional<transfer::TransferPlan> transfer_plan;
 
   /// Multi-line, human-readable (COPY-2).
   std::string str() const;

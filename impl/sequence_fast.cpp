@@ -166,7 +166,6 @@ Plan sequence_plan(const SequenceShape& s, Device device) {
     p.decision = Decision::CopyHost;
   } else {
     p.decision = Decision::Transfer;
-    p.transfer_fallback = true;
     p.links.push_back(Link{Device::cpu(), device, p.bytes_written});
   }
   return p;

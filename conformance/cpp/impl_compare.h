@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/convert.h"
 #include "core/error.h"
 #include "core/source.h"
 #include "core/tensor.h"
@@ -85,7 +86,14 @@ inline std::string diff_outcomes(const Outcome& r, const Outcome& i, const Sourc
   auto fa = a.grad_fn(), fb = b.grad_fn();
   if ((fa == nullptr) != (fb == nullptr)) return "grad_fn presence differs";
   if (fa && std::string(fa->name()) != fb->name()) return "grad_fn name differs";
-  if (a.device().is_cpu() && element_bytes(a) != element_bytes(b)) return "values differ";
+  if (a.device().is_cpu()) {
+    if (element_bytes(a) != element_bytes(b)) return "values differ";
+  } else if (a.numel() > 0) {
+    // XFER-2: device results compared on the host, brought back by core's plain copy.
+    const Tensor ha = copy_plain(view_of(a), a.dtype(), Device::cpu());
+    const Tensor hb = copy_plain(view_of(b), b.dtype(), Device::cpu());
+    if (element_bytes(ha) != element_bytes(hb)) return "device values differ";
+  }
   return "";
 }
 

@@ -239,18 +239,19 @@ TEST(ImplPlan, TensorDtypeChangeRecordsGrad) {  // GRAD-1
   EXPECT_FALSE(impl::plan(t, with_dtype(DType::int32)).records_grad);
 }
 
-TEST(ImplPlan, DeviceTargetsUseTheSynchronousFallback) {  // DEV-*, XFER-1
-  if (backend(DeviceType::Sim).device_count() == 0)
-    GTEST_SKIP() << "sim backend not in this build: " << backend(DeviceType::Sim).unavailable_reason();
+TEST(ImplPlan, DeviceTargetsUseThePipeline) {  // DEV-*, XFER-1, COPY-2
   Buf b(16);
   Options o = with_dtype(DType::float32);
   o.device = Device(DeviceType::Sim, 0);
   impl::Plan p = impl::plan(b.view(Dims{16}, Dims{8}), o);
   EXPECT_EQ(p.decision, Decision::Transfer);
-  EXPECT_TRUE(p.transfer_fallback);
+  ASSERT_TRUE(p.transfer_plan.has_value());
+  EXPECT_TRUE(p.transfer_plan->staged);  // pageable source
+  EXPECT_EQ(p.cast_at, impl::CastAt::Host);  // narrowing: cast while staging
   ASSERT_EQ(p.links.size(), 1u);
-  EXPECT_EQ(p.links[0].nbytes, 64);
-  EXPECT_TRUE(mentions(p.str(), "synchronous fallback, pipeline pending"));
+  EXPECT_EQ(p.links[0].from, Device::cpu());
+  EXPECT_EQ(p.links[0].nbytes, 64);  // 16 float32 cross
+  EXPECT_TRUE(mentions(p.str(), "transfer: h2d staged")) << p.str();
 }
 
 TEST(ImplPlan, MissingDeviceIsTheReferenceError) {  // DEV-3
@@ -284,7 +285,7 @@ TEST(ImplPlan, HighRankGathersThatDoNotCollapse) {  // any rank: 20 dims, altern
 
 TEST(ImplPlan, DeviceSourcePlansListEveryLink) {  // COPY-2: bytes per link, cast placement
   // Planning only (nothing runs): a view that says it lives on sim:0 keeps its device
-  // (DEV-1), so no device has to be present to plan its dtype change.
+  // (DEV-1); its dtype change is one gather + cast kernel on sim:0.
   Buf b(64);
   ArrayView v = b.view(Dims{8, 4}, Dims{64, 8});  // [:, :4] of an (8, 8) float64
   v.device = Device(DeviceType::Sim, 0);
@@ -292,16 +293,16 @@ TEST(ImplPlan, DeviceSourcePlansListEveryLink) {  // COPY-2: bytes per link, cas
   EXPECT_EQ(share.decision, Decision::Share);
   impl::Plan p = impl::plan(v, with_dtype(DType::float32));
   EXPECT_EQ(p.decision, Decision::Transfer);
-  EXPECT_TRUE(p.transfer_fallback);
-  EXPECT_EQ(p.cast_at, impl::CastAt::Host);
-  ASSERT_EQ(p.links.size(), 2u);
+  ASSERT_TRUE(p.transfer_plan.has_value());
+  EXPECT_EQ(p.transfer_plan->link, astensor::Link::D2D);
+  EXPECT_EQ(p.cast_at, impl::CastAt::Device);
+  EXPECT_EQ(p.copy, CopyKind::Gather);
+  ASSERT_EQ(p.links.size(), 1u);
   EXPECT_EQ(p.links[0].from, Device(DeviceType::Sim, 0));
-  EXPECT_EQ(p.links[0].to, Device::cpu());
-  EXPECT_EQ(p.links[0].nbytes, 7 * 64 + 3 * 8 + 8);  // the touched extent, raw
-  EXPECT_EQ(p.links[1].from, Device::cpu());
-  EXPECT_EQ(p.links[1].to, Device(DeviceType::Sim, 0));
-  EXPECT_EQ(p.links[1].nbytes, 32 * 4);               // the float32 result
+  EXPECT_EQ(p.links[0].to, Device(DeviceType::Sim, 0));
+  EXPECT_EQ(p.links[0].nbytes, 32 * 4);  // the float32 result
   const std::string e = p.str();
-  EXPECT_TRUE(mentions(e, "link sim:0 -> cpu: 480 bytes")) << e;
-  EXPECT_TRUE(mentions(e, "transfer: synchronous fallback, pipeline pending")) << e;
+  EXPECT_TRUE(mentions(e, "link sim:0 -> sim:0: 128 bytes")) << e;
+  EXPECT_TRUE(mentions(e, "transfer: d2d")) << e;
+  EXPECT_TRUE(mentions(e, "cast float64 -> float32 on the device")) << e;
 }

@@ -15,7 +15,6 @@
 #include "core/cast.h"
 #include "core/error.h"
 #include "impl/sim/sim.h"
-#include "impl/transfer/host_threads.h"
 #include "impl/transfer/pinned_pool.h"
 #include "impl/transfer/transfer.h"
 
@@ -442,23 +441,6 @@ TEST(DEVICE_SUITE(TransferDevices), NothingLeaksAcrossPaths) {  // SEQ-6 "nothin
   all_paths();
   EXPECT_EQ(storage_stats().live_allocations, storages);
   EXPECT_EQ(sim::live_allocations(), mappings);
-}
-
-TEST(DEVICE_SUITE(HostThreads), RunsEveryTaskOnceAndRethrows) {
-  auto& pool = transfer::HostThreads::instance();
-  for (int round = 0; round < 20; ++round) {
-    std::vector<std::atomic<int>> hits(257);
-    pool.run(257, [&](int i) { hits[static_cast<std::size_t>(i)].fetch_add(1); });
-    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "round " << round;
-  }
-  EXPECT_THROW(pool.run(50, [](int i) {
-    if (i == 17) throw ValueError("task 17");
-  }),
-               ValueError);
-  // Still usable after a failure.
-  std::atomic<int> n{0};
-  pool.run(10, [&](int) { ++n; });
-  EXPECT_EQ(n.load(), 10);
 }
 
 TEST(DEVICE_SUITE(TransferDevices), ByteswappedDeviceSources) {  // ARR-4, CAI-1 typestr ">f4"

@@ -89,9 +89,10 @@ int64_t initial_min_bytes() {
   return int64_t(1) << 20;
 }
 
-/// Converts the elements [begin, end) (destination order) of a copy.
+/// Converts the elements [begin, end) (destination order) of a copy; `dst` is where
+/// element `origin` goes (0 for a whole output, the chunk's first element for a chunk).
 void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, int64_t end,
-                RunKernel kernel, int64_t out_size) {
+                RunKernel kernel, int64_t out_size, int64_t origin) {
   const std::size_t nd = l.shape.size();
   if (nd == 0) {  // a single element
     if (begin < end) kernel(src, 0, dst, 1);
@@ -113,7 +114,7 @@ void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
     rem /= shape[d];
     s += idx[d] * st[d];
   }
-  char* o = dst + begin * out_size;
+  char* o = dst + (begin - origin) * out_size;
   const std::size_t inner = nd - 1;
   int64_t left = end - begin;
   while (left > 0) {
@@ -190,9 +191,14 @@ int threads_for(int64_t bytes) {
   return static_cast<int>(std::min<int64_t>(max_threads(), bytes / per));
 }
 
-void run_copy(const CopyLayout& l, const void* src_v, DType from, bool byteswap, void* dst_v,
-              DType to, int threads) {
-  if (l.numel == 0) return;
+void run_copy(const CopyLayout& l, const void* src, DType from, bool byteswap, void* dst, DType to,
+              int threads) {
+  run_copy_range(l, src, from, byteswap, dst, to, 0, l.numel, threads);
+}
+
+void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byteswap, void* dst_v,
+                    DType to, int64_t first, int64_t last, int threads) {
+  if (l.numel == 0 || first >= last) return;
   ASTENSOR_RANGE("cpu_copy");
   const char* src = static_cast<const char*>(src_v);
   char* dst = static_cast<char*>(dst_v);
@@ -201,7 +207,8 @@ void run_copy(const CopyLayout& l, const void* src_v, DType from, bool byteswap,
   const bool contiguous = l.contiguous(static_cast<std::size_t>(in_size));
   const bool plain_memcpy = contiguous && from == to && !byteswap;
   const RunKernel kernel = plain_memcpy ? nullptr : run_kernel(from, to, byteswap, contiguous);
-  if (l.tiled) {
+  // Tiles cover whole (a, b) planes: a part of the copy (a staging chunk) goes run by run.
+  if (l.tiled && first == 0 && last == l.numel) {
     const std::size_t nd = l.shape.size();
     const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
     const int64_t units = l.numel / (l.shape[nd - 1] * l.shape[nd - 2]) *
@@ -222,25 +229,26 @@ void run_copy(const CopyLayout& l, const void* src_v, DType from, bool byteswap,
   }
   auto part = [&](int64_t begin, int64_t end) {
     if (begin >= end) return;
-    if (plain_memcpy) std::memcpy(dst + begin * out_size, src + begin * in_size,
+    if (plain_memcpy) std::memcpy(dst + (begin - first) * out_size, src + begin * in_size,
                                   static_cast<std::size_t>((end - begin) * out_size));
-    else copy_range(l, src, dst, begin, end, kernel, out_size);
+    else copy_range(l, src, dst, begin, end, kernel, out_size, first);
   };
+  const int64_t n = last - first;
   if (threads <= 1 || in_forked_child()) {  // Note [OpenMP and fork]
-    part(0, l.numel);
+    part(first, last);
     return;
   }
   // Equal shares, rounded to whole cache lines of the destination so that threads never
   // write the same line.
   const int64_t align = std::max<int64_t>(1, 64 / out_size);
-  int64_t chunk = (l.numel + threads - 1) / threads;
+  int64_t chunk = (n + threads - 1) / threads;
   chunk = (chunk + align - 1) / align * align;
 #if defined(_OPENMP)
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
 #endif
   for (int t = 0; t < threads; ++t) {
-    const int64_t b = std::min(l.numel, int64_t(t) * chunk);
-    part(b, std::min(l.numel, b + chunk));
+    const int64_t b = std::min(last, first + int64_t(t) * chunk);
+    part(b, std::min(last, b + chunk));
   }
 }
 

@@ -58,4 +58,10 @@ bool in_forked_child();
 void run_copy(const CopyLayout& layout, const void* src, DType from, bool byteswap, void* dst,
               DType to, int threads);
 
+/// A part of a copy: the elements [first, last) of `layout` in destination order, written
+/// to `dst`, which holds element `first` (a staging chunk of the transfer pipeline,
+/// impl/transfer). Same kernels and threading as run_copy (run_copy is the whole range).
+void run_copy_range(const CopyLayout& layout, const void* src, DType from, bool byteswap,
+                    void* dst, DType to, int64_t first, int64_t last, int threads);
+
 }  // namespace astensor::impl::cpu

@@ -1,7 +1,10 @@
 #pragma once
-/// Host-side element loops of the transfer path: the CastKernel of core/backend.h run on the
-/// CPU (the simulated accelerator's "device" kernels, and the host side of staging, where a
-/// byteswap can be fused in). Every element goes through cast_value of core/cast.h, the one
+/// The CastKernel of core/backend.h run on host-addressable memory: the simulated
+/// accelerator's "device" kernels (impl/sim; it stands for device code, as
+/// impl/cuda/cast_kernels.cu does). The pipeline's host staging does not use it: it runs on
+/// the CPU kernels of impl/cpu (impl/transfer/transfer.cpp host_chunk). This stays in
+/// astensor_core because sim is part of core's backend registry and core must not depend on
+/// impl/cpu. Every element goes through cast_value of core/cast.h, the one
 /// DT-3 definition, so results equal the reference's bit for bit (XFER-3).
 
 #include "core/backend.h"

@@ -7,11 +7,11 @@
 #include <optional>
 #include <vector>
 
+#include "core/convert.h"
 #include "core/error.h"
 #include "core/storage.h"
 #include "core/trace.h"
-#include "impl/transfer/host_kernels.h"
-#include "impl/transfer/host_threads.h"
+#include "impl/cpu/copy.h"
 #include "impl/transfer/pinned_pool.h"
 
 namespace astensor::transfer {
@@ -40,35 +40,6 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
-/// The source seen in the result's memory order: dimensions permuted so that row-major
-/// linear index i of (shape, strides) is element i of the result's dense storage.
-struct Ordered {
-  Dims shape;
-  Dims strides;  // bytes
-  bool dense = false;  // the source bytes are exactly the result's order (one block at data)
-};
-
-Ordered order_source(const ArrayView& src, const Dims& result_strides) {
-  const std::size_t nd = src.shape.size();
-  std::vector<std::size_t> perm(nd);
-  std::iota(perm.begin(), perm.end(), 0);
-  std::stable_sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) {
-    return result_strides[a] > result_strides[b];
-  });
-  Ordered o;
-  for (std::size_t d : perm) {
-    o.shape.push_back(src.shape[d]);
-    o.strides.push_back(src.byte_strides[d]);
-  }
-  CastKernel k;
-  k.shape = o.shape;
-  k.src_strides = o.strides;
-  const CastKernel m = merge_dims(k);
-  o.dense = m.shape.size() == 1 &&
-            (m.shape[0] <= 1 || m.src_strides[0] == static_cast<int64_t>(itemsize(src.dtype)));
-  return o;
-}
-
 /// TEN-3, as the reference's copy_plain computes it.
 Dims result_strides_of(const ArrayView& src) {
   if (has_element_strides(src)) return copy_strides(src.shape.span(), element_strides(src).span());
@@ -82,15 +53,13 @@ bool range_is_pinned(Backend& be, const void* p, std::size_t n) {
   return a.kind == MemoryKind::Pinned && b.kind == MemoryKind::Pinned;
 }
 
-struct Planned {
-  TransferPlan plan;
-  Ordered ordered;
-  int64_t chunk_elems = 0;
-};
+/// The source in the result's memory order is one dense run starting at its data pointer.
+bool dense_in_order(const impl::cpu::CopyLayout& l, std::size_t itemsize) {
+  return l.shape.empty() || (l.shape.size() == 1 && (l.shape[0] <= 1 || l.contiguous(itemsize)));
+}
 
-Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const TransferOptions& opt) {
-  Planned P;
-  TransferPlan& p = P.plan;
+TransferPlan make_plan(const ArrayView& src, DType dtype, Device device_in, const TransferOptions& opt) {
+  TransferPlan p;
   p.numel = validate(src);
   const Device device = resolve_device(device_in);
   p.src_device = src.device;
@@ -98,8 +67,8 @@ Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const Tra
   p.src_dtype = src.dtype;
   p.dst_dtype = dtype;
   p.result_strides = result_strides_of(src);
-  P.ordered = order_source(src, p.result_strides);
-  p.gather = !P.ordered.dense;
+  p.layout = impl::cpu::collapse(src.shape.span(), src.byte_strides.span(), p.result_strides.span());
+  p.gather = !dense_in_order(p.layout, itemsize(src.dtype));
   p.byteswap = src.byteswapped && itemsize(src.dtype) > 1;
   ASTENSOR_CHECK_VALUE(opt.chunk_bytes >= 64 && opt.slots >= 1,
                        "[transfer] chunk_bytes must be >= 64 and slots >= 1 (got ", opt.chunk_bytes,
@@ -107,11 +76,11 @@ Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const Tra
   const std::size_t sz = itemsize(src.dtype), dz = itemsize(dtype);
   const bool cast = src.dtype != dtype;
   auto staging = [&](DType link) {
-    P.chunk_elems = std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / itemsize(link)));
+    p.chunk_elems = std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / itemsize(link)));
     p.staged = true;
-    p.chunks = p.numel == 0 ? 0 : (p.numel + P.chunk_elems - 1) / P.chunk_elems;
+    p.chunks = p.numel == 0 ? 0 : (p.numel + p.chunk_elems - 1) / p.chunk_elems;
     p.slots = static_cast<int>(std::min<int64_t>(opt.slots, std::max<int64_t>(p.chunks, 1)));
-    p.chunk_bytes = static_cast<uint64_t>(P.chunk_elems) * itemsize(link);
+    p.chunk_bytes = static_cast<uint64_t>(p.chunk_elems) * itemsize(link);
   };
   std::string why;
   if (src.device.is_cpu() && device.is_cpu()) {
@@ -132,7 +101,7 @@ Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const Tra
                                   ": cast on the host while staging", forced);
     }
     Backend& be = backend(device.type);
-    p.direct = !p.byteswap && P.ordered.dense && p.cast_site != CastSite::Host && p.numel > 0 &&
+    p.direct = !p.byteswap && !p.gather && p.cast_site != CastSite::Host && p.numel > 0 &&
                range_is_pinned(be, src.data, static_cast<std::size_t>(p.numel) * sz);
     if (p.direct) {
       p.chunks = 1;
@@ -179,7 +148,7 @@ Planned make_plan(const ArrayView& src, DType dtype, Device device_in, const Tra
   }
   p.link_bytes = static_cast<uint64_t>(p.numel) * itemsize(p.link_dtype);
   p.reason = why;
-  return P;
+  return p;
 }
 
 /// Synchronizes a stream on scope exit, so buffers released after it are no longer in use
@@ -247,30 +216,23 @@ void wait_slot(Slot& s) {
   }
 }
 
-/// Runs a host CastKernel over [k.start, k.start + k.count) on the shared host threads.
-void run_host_parallel(const CastKernel& k, bool byteswap, int max_threads) {
-  const int64_t grain = std::max<int64_t>(
-      1, static_cast<int64_t>((std::size_t(256) << 10) / std::max(itemsize(k.dst_dtype), itemsize(k.src_dtype))));
-  const int tasks = static_cast<int>(std::min<int64_t>((k.count + grain - 1) / grain,
-                                                       HostThreads::instance().size()));
-  if (tasks <= 1) {
-    run_cast_kernel_host(k, byteswap);
-    return;
-  }
-  const int64_t per = (k.count + tasks - 1) / tasks;
-  const bool contiguous_dst = k.dst_strides.empty();
-  HostThreads::instance().run(
-      tasks,
-      [&](int t) {
-        CastKernel sub = k;
-        const int64_t off = per * t;
-        sub.start = k.start + off;
-        sub.count = std::min(per, k.count - off);
-        if (sub.count <= 0) return;
-        if (contiguous_dst) sub.dst = static_cast<char*>(k.dst) + off * int64_t(itemsize(k.dst_dtype));
-        run_cast_kernel_host(sub, byteswap);
-      },
-      max_threads);
+/// Host side of a staging chunk (fill or drain): the elements [first, last) of `layout`
+/// (destination order) into `dst`, gather + byteswap + cast fused in one pass by the CPU
+/// copy kernels (impl/cpu: runtime ISA dispatch, memcpy when nothing changes, OpenMP).
+void host_chunk(const impl::cpu::CopyLayout& layout, const void* src, DType from, bool byteswap, void* dst,
+                DType to, int64_t first, int64_t last, int max_threads) {
+  int threads = impl::cpu::threads_for((last - first) * int64_t(itemsize(from) + itemsize(to)));
+  if (max_threads > 0) threads = std::min(threads, max_threads);
+  impl::cpu::run_copy_range(layout, src, from, byteswap, dst, to, first, last, threads);
+}
+
+/// n dense elements (a pinned slot drained into the result).
+impl::cpu::CopyLayout dense_layout(int64_t n, DType from) {
+  impl::cpu::CopyLayout l;
+  l.numel = n;
+  l.shape = Dims{n};
+  l.src_strides = Dims{static_cast<int64_t>(itemsize(from))};
+  return l;
 }
 
 CastKernel contiguous_kernel(const void* src, DType from, void* dst, DType to, int64_t n) {
@@ -285,13 +247,14 @@ CastKernel contiguous_kernel(const void* src, DType from, void* dst, DType to, i
   return k;
 }
 
-CastKernel ordered_kernel(const ArrayView& src, const Ordered& o, void* dst, DType to, int64_t start,
+/// The device kernel over the source in the result's order (the plan's collapsed layout).
+CastKernel ordered_kernel(const ArrayView& src, const TransferPlan& p, void* dst, DType to, int64_t start,
                           int64_t count) {
   CastKernel k;
   k.src = src.data;
   k.src_dtype = src.dtype;
-  k.shape = o.shape;
-  k.src_strides = o.strides;
+  k.shape = p.layout.shape.empty() ? Dims{1} : p.layout.shape;
+  k.src_strides = p.layout.shape.empty() ? Dims{0} : p.layout.src_strides;
   k.dst = dst;
   k.dst_dtype = to;
   k.start = start;
@@ -307,9 +270,8 @@ void wait_producer(Backend& be, const ArrayView& src, StreamHandle consumer) {
   if (src.stream) be.wait_external_stream(src.device.index, *src.stream, consumer);  // CAI-3, DLP-2
 }
 
-Tensor run_to_device(const ArrayView& src, const Planned& P, const TransferOptions& opt) {
+Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const TransferOptions& opt) {
   ASTENSOR_RANGE("to_device");
-  const TransferPlan& p = P.plan;
   const Device dev = p.dst_device;
   Backend& be = backend(dev.type);
   const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
@@ -332,7 +294,7 @@ Tensor run_to_device(const ArrayView& src, const Planned& P, const TransferOptio
     return make_result(out, src, p);
   }
 
-  const int64_t ce = P.chunk_elems;
+  const int64_t ce = p.chunk_elems;
   const bool device_cast = p.cast_site == CastSite::Device;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
   if (device_cast) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
@@ -348,8 +310,8 @@ Tensor run_to_device(const ArrayView& src, const Planned& P, const TransferOptio
     wait_slot(slot);  // the previous copy out of this pinned slot has finished
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
-      run_host_parallel(ordered_kernel(src, P.ordered, slot.host.data(), p.link_dtype, start, n), p.byteswap,
-                        opt.host_threads);
+      host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
+                 opt.host_threads);
     }
     ASTENSOR_RANGE("enqueue_h2d");
     if (device_cast) {
@@ -373,9 +335,8 @@ Tensor run_to_device(const ArrayView& src, const Planned& P, const TransferOptio
   return make_result(out, src, p);
 }
 
-Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions& opt) {
+Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOptions& opt) {
   ASTENSOR_RANGE("to_host");
-  const TransferPlan& p = P.plan;
   const Device dev = src.device;
   Backend& be = backend(dev.type);
   const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
@@ -385,7 +346,7 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
   wait_producer(be, src, s);
   char* out_p = static_cast<char*>(out->data());
   const bool kernel = p.cast_site == CastSite::Device || p.gather;
-  const int64_t ce = P.chunk_elems;
+  const int64_t ce = p.chunk_elems;
   std::shared_ptr<Storage> scratch;
   if (kernel) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
   std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, kernel);
@@ -403,7 +364,7 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
     if (kernel) {
       char* dscr = static_cast<char*>(scratch->data()) + (c % p.slots) * ce * int64_t(lz);
       if (slot.used) slot.done.block(k);  // the copy out of this scratch slot is done
-      be.launch_cast(dev.index, ordered_kernel(src, P.ordered, dscr, p.link_dtype, start, n), k);
+      be.launch_cast(dev.index, ordered_kernel(src, p, dscr, p.link_dtype, start, n), k);
       slot.cast_done.record(k);
       slot.cast_done.block(s);  // the copy runs after its chunk is ready
       from = dscr;
@@ -419,8 +380,8 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
     wait_slot(slot);
     {
       ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused
-      run_host_parallel(contiguous_kernel(slot.host.data(), p.link_dtype, out_p + start * int64_t(dz), p.dst_dtype, n),
-                        p.byteswap && p.link_dtype == p.src_dtype, opt.host_threads);
+      host_chunk(dense_layout(n, p.link_dtype), slot.host.data(), p.link_dtype, p.byteswap && p.link_dtype == p.src_dtype,
+                 out_p + start * int64_t(dz), p.dst_dtype, 0, n, opt.host_threads);
     }
     if (c + p.slots < p.chunks) issue(c + p.slots);
   }
@@ -429,9 +390,8 @@ Tensor run_to_host(const ArrayView& src, const Planned& P, const TransferOptions
   return make_result(out, src, p);
 }
 
-Tensor run_device_to_device(const ArrayView& src, const Planned& P) {
+Tensor run_device_to_device(const ArrayView& src, const TransferPlan& p) {
   ASTENSOR_RANGE("device_to_device");
-  const TransferPlan& p = P.plan;
   const Device a = src.device, b = p.dst_device;
   Backend& be = backend(b.type);
   const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
@@ -443,7 +403,7 @@ Tensor run_device_to_device(const ArrayView& src, const Planned& P) {
   if (p.link == Link::D2D) {
     SyncGuard guard(be, sa);
     if (p.direct) be.copy_async(out->data(), b, src.data, a, static_cast<std::size_t>(p.numel) * dz, sa);
-    else be.launch_cast(a.index, ordered_kernel(src, P.ordered, out->data(), p.dst_dtype, 0, p.numel), sa);
+    else be.launch_cast(a.index, ordered_kernel(src, p, out->data(), p.dst_dtype, 0, p.numel), sa);
     guard.finish();
     return make_result(out, src, p);
   }
@@ -457,7 +417,7 @@ Tensor run_device_to_device(const ArrayView& src, const Planned& P) {
   SyncGuard guard_a(be, sa);
   if (cast_on_src || p.gather) {
     tmp_a = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, a);
-    be.launch_cast(a.index, ordered_kernel(src, P.ordered, tmp_a->data(), p.link_dtype, 0, p.numel), sa);
+    be.launch_cast(a.index, ordered_kernel(src, p, tmp_a->data(), p.link_dtype, 0, p.numel), sa);
     crossing = tmp_a->data();
   }
   Event ready(be, a.index);
@@ -498,7 +458,18 @@ std::string TransferPlan::str() const {
 }
 
 TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
-  return make_plan(src, dtype, device, options).plan;
+  return make_plan(src, dtype, device, options);
+}
+
+Tensor run_transfer(const ArrayView& src, const TransferPlan& p, const TransferOptions& options) {
+  if (p.src_device.is_cpu()) return run_to_device(src, p, options);
+  if (p.dst_device.is_cpu()) return run_to_host(src, p, options);
+  if (p.via_host) {
+    ASTENSOR_RANGE("via_host");
+    const Tensor h = to_host(src, p.dst_dtype, options);
+    return to_device(view_of(h), p.dst_dtype, p.dst_device, options);
+  }
+  return run_device_to_device(src, p);
 }
 
 Tensor to_device(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
@@ -510,27 +481,13 @@ Tensor to_device(const ArrayView& src, DType dtype, Device device, const Transfe
 
 Tensor to_host(const ArrayView& src, DType dtype, const TransferOptions& options) {
   check_accelerator(src.device, "to_host: the source");
-  Planned P = make_plan(src, dtype, Device::cpu(), options);
-  return run_to_host(src, P, options);
+  return run_to_host(src, make_plan(src, dtype, Device::cpu(), options), options);
 }
 
 Tensor device_to_device(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
   check_accelerator(src.device, "device_to_device: the source");
   check_accelerator(device, "device_to_device: the destination");
-  Planned P = make_plan(src, dtype, device, options);
-  if (P.plan.via_host) {
-    ASTENSOR_RANGE("via_host");
-    Tensor h = to_host(src, dtype, options);
-    ArrayView hv;
-    hv.data = h.data_ptr();
-    hv.dtype = h.dtype();
-    hv.shape = h.shape();
-    hv.byte_strides = h.strides();
-    for (auto& st : hv.byte_strides) st *= static_cast<int64_t>(h.itemsize());
-    hv.owner = h.storage();
-    return to_device(hv, dtype, P.plan.dst_device, options);
-  }
-  return run_device_to_device(src, P);
+  return run_transfer(src, make_plan(src, dtype, device, options), options);
 }
 
 Tensor transfer(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {

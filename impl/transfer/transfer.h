@@ -20,6 +20,7 @@
 #include "core/array_view.h"
 #include "core/backend.h"
 #include "core/tensor.h"
+#include "impl/cpu/copy.h"
 
 namespace astensor::transfer {
 
@@ -32,7 +33,8 @@ struct TransferOptions {
   std::size_t chunk_bytes = std::size_t(4) << 20;
   /// Slots in the ring (2-4).
   int slots = 3;
-  /// Host threads filling a slot; 0: the shared pool's size.
+  /// At most this many host threads fill or drain a slot; 0: as many as the CPU copies
+  /// would use for a chunk (impl/cpu threads_for: OpenMP, Note [OpenMP and fork]).
   int host_threads = 0;
   /// Overrides the cast placement rule (tests and benchmarks compare both placements).
   std::optional<CastSite> force_cast_site;
@@ -58,6 +60,10 @@ struct TransferPlan {
   int64_t chunks = 0;
   int slots = 0;
   Dims result_strides;       ///< TEN-3, in elements
+  /// The source in the result's memory order (impl/cpu collapse): the host staging fill
+  /// runs it chunk by chunk (impl/cpu run_copy_range), device kernels index it.
+  impl::cpu::CopyLayout layout;
+  int64_t chunk_elems = 0;   ///< elements per staging chunk (staged only)
   std::string reason;
 
   /// One line, e.g. "h2d staged (3 slots x 4 MiB, 2 chunks): float64 -> float32 cast on the
@@ -69,6 +75,11 @@ struct TransferPlan {
 /// (DEV-2/DEV-3); src is validated.
 TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device,
                                const TransferOptions& options = {});
+
+/// Executes a plan made by describe_transfer(src, ...) for the same source, following it
+/// (impl::execute: no decision is taken again). Different backends (via_host) run as
+/// to_host then to_device.
+Tensor run_transfer(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
 
 /// Host source -> a new tensor of `dtype` on accelerator `device`.
 Tensor to_device(const ArrayView& host_src, DType dtype, Device device,
