@@ -23,6 +23,7 @@
 #include "core/defaults.h"
 #include "core/error.h"
 #include "core/sequence.h"
+#include "core/sequence_rules.h"
 #include "core/source.h"
 #include "core/store_scalar.h"
 #include "impl/cpu/copy.h"
@@ -38,8 +39,6 @@ struct SequenceShape {
 };
 
 namespace seq_detail {
-
-inline constexpr std::size_t kMaxDepth = 64;
 
 /// Optional reader hook for runs of plain scalars (the CPython reader has it; the virtual
 /// interface does not). `r.scan_scalars(seq, begin, end, f)` calls `f(i, leaf)` for the
@@ -76,20 +75,20 @@ inline DType run_leaf_dtype(const ScalarLeaf& s, DType default_float) {
   }
 }
 
-// Non-template pieces (sequence_fast.cpp): messages identical to reference/sequence.cpp.
-DType leaf_dtype(const ScalarLeaf& s);
-const Dims& block_shape(const Block& b);
-DType block_dtype(const Block& b);
-[[noreturn]] void fail_depth(const std::vector<int64_t>& path);
-[[noreturn]] void fail_promote(DType acc, DType d, const std::vector<int64_t>& path);
-[[noreturn]] void fail_kind(std::size_t d, const NodeInfo& info, const std::string& described,
-                            const Dims& shape, const std::vector<int64_t>& path);
-[[noreturn]] void fail_length(const Dims& shape, std::size_t d, int64_t got,
-                              const std::vector<int64_t>& path);
-[[noreturn]] void fail_block_shape(const Dims& shape, std::size_t d, const Dims& got,
-                                   const std::vector<int64_t>& path);
-[[noreturn]] void fail_changed(const std::vector<int64_t>& path);
-[[noreturn]] void fail_changed_length(const std::vector<int64_t>& path);
+// The shared rules and error wording of nested data (core/sequence_rules.h): the reference
+// throws through the same functions, so the messages are identical by construction.
+using seq::block_dtype;
+using seq::block_shape;
+using seq::block_view;
+using seq::fail_block_shape;
+using seq::fail_changed;
+using seq::fail_changed_length;
+using seq::fail_depth;
+using seq::fail_kind;
+using seq::fail_length;
+using seq::fail_promote;
+using seq::kMaxDepth;
+using seq::leaf_dtype;
 /// Copies an array/tensor leaf into `out` (contiguous, `dtype`) with the CPU kernels.
 /// Returns the elements written.
 int64_t copy_block(const Block& b, std::size_t d, std::size_t ndim, DType dtype, char* out,
@@ -375,7 +374,7 @@ Tensor sequence_to_device(const Tensor& host, const Plan& p);
 /// Walk 1: shape and dtype (`dtype` given: only the structure is checked).
 template <class R>
 SequenceShape infer_sequence_fast(R& reader, std::optional<DType> dtype) {
-  seq_detail::Infer<R> w{reader, !dtype.has_value(), {}, true, std::nullopt, {}, {}};
+  seq_detail::Infer<R> w{reader, !dtype.has_value(), {}, true, std::nullopt, {}, {}, std::nullopt, false, {}};
   w.walk(reader.root(), 0);
   return {std::move(w.shape), dtype ? *dtype : w.acc.value_or(default_dtype())};
 }

@@ -4,7 +4,8 @@
 //     depth, and folding the promotion of the leaves' dtypes (when no dtype is given);
 //  3. fill: visit again, storing each leaf with the checked store (SEQ-5) and each block
 //     with the cast (DT-3).
-// The first error in that order is the one reported; the optimized reader reports the same.
+// The first error in that order is the one reported; the optimized reader reports the same,
+// through the same functions (core/sequence_rules.h).
 
 #include <cstring>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/convert.h"
 #include "core/defaults.h"
 #include "core/error.h"
+#include "core/sequence_rules.h"
 #include "core/store_scalar.h"
 #include "reference/as_tensor.h"
 
@@ -20,38 +22,11 @@ namespace astensor::reference {
 
 namespace {
 
-constexpr std::size_t kMaxDepth = 64;
-
-const Dims& block_shape(const Block& b) {
-  if (auto* t = std::get_if<Tensor>(&b)) return t->shape();
-  return std::get<ArrayView>(b).shape;
-}
-DType block_dtype(const Block& b) {
-  if (auto* t = std::get_if<Tensor>(&b)) return t->dtype();
-  return std::get<ArrayView>(b).dtype;
-}
-ArrayView block_view(const Block& b) {
-  if (auto* t = std::get_if<Tensor>(&b)) return view_of(*t);
-  return std::get<ArrayView>(b);
-}
-
-/// SEQ-3: the dtype a scalar leaf counts as.
-DType leaf_dtype(const ScalarLeaf& s) {
-  if (s.dtype) return *s.dtype;
-  switch (s.kind) {
-    case ScalarLeaf::Kind::Bool: return DType::bool_;
-    case ScalarLeaf::Kind::Int:
-    case ScalarLeaf::Kind::UInt:
-    case ScalarLeaf::Kind::BigInt: return DType::int64;
-    case ScalarLeaf::Kind::Float: return default_dtype();
-    case ScalarLeaf::Kind::Complex: return default_complex_dtype();
-  }
-  return DType::float32;
-}
-
-std::string dims_tail(const Dims& shape, std::size_t from) {
-  return Dims(std::span<const int64_t>(shape.data() + from, shape.size() - from)).str();
-}
+using seq::block_dtype;
+using seq::block_shape;
+using seq::block_view;
+using seq::kMaxDepth;
+using seq::leaf_dtype;
 
 struct Walker {
   SequenceReader& r;
@@ -60,26 +35,20 @@ struct Walker {
   std::optional<DType> acc;  // promotion fold so far
   std::vector<int64_t> path;
 
-  [[noreturn]] void fail_depth() {
-    throw ValueError(detail::str_cat("[as_tensor] nesting deeper than ", kMaxDepth,
-                                     " levels (or a self-referential sequence) at ",
-                                     index_path_str(path)));
-  }
-
   void discover() {
     NodeRef n = r.root();
     NodeInfo info;
     for (;;) {
       r.inspect(n, &info);
       if (info.kind == NodeKind::Sequence) {
-        if (shape.size() == kMaxDepth) fail_depth();
+        if (shape.size() == kMaxDepth) seq::fail_depth(path);
         shape.push_back(info.length);
         if (info.length == 0) return;
         n = r.child(n, 0);
         path.push_back(0);
       } else if (info.kind == NodeKind::Block) {
         for (int64_t s : block_shape(info.block)) shape.push_back(s);
-        if (shape.size() > kMaxDepth) fail_depth();
+        if (shape.size() > kMaxDepth) seq::fail_depth(path);
         return;
       } else {
         return;
@@ -94,41 +63,23 @@ struct Walker {
       return;
     }
     auto p = promote_types(*acc, d);
-    ASTENSOR_CHECK_TYPE(p, "[as_tensor] cannot infer a dtype: promoting ", name(*acc), " with ",
-                        name(d), " (at ", index_path_str(path),
-                        ") is not supported, as in PyTorch; pass dtype= explicitly");
+    if (!p) seq::fail_promote(*acc, d, path);
     acc = p;
   }
 
   [[noreturn]] void fail_kind(std::size_t d, NodeRef n, const NodeInfo& info) {
-    if (info.kind == NodeKind::Invalid)
-      throw TypeError(detail::str_cat("[as_tensor] cannot convert ", r.describe(n), " at ",
-                                      index_path_str(path),
-                                      ": expected a number, a sequence or an array"));
-    std::string got;
-    if (info.kind == NodeKind::Sequence) got = detail::str_cat("a sequence of length ", info.length);
-    else if (info.kind == NodeKind::Scalar) got = "a scalar " + r.describe(n);
-    else got = "an array of shape " + block_shape(info.block).str();
-    if (d < shape.size())
-      throw ValueError(detail::str_cat("[as_tensor] expected sequence of length ", shape[d],
-                                       " at dim ", d, " (got ", got, ") at ", index_path_str(path)));
-    throw ValueError(detail::str_cat("[as_tensor] expected a scalar at dim ", d, " (got ", got,
-                                     ") at ", index_path_str(path), "; the shape is ",
-                                     shape.str()));
+    seq::fail_kind(d, info, r.describe(n), shape, path);
   }
 
   // Walk 2: structure and dtype.
   void check(NodeRef n, std::size_t d) {
-    if (d > kMaxDepth) fail_depth();
+    if (d > kMaxDepth) seq::fail_depth(path);
     NodeInfo info;
     r.inspect(n, &info);
     switch (info.kind) {
       case NodeKind::Sequence: {
         if (d >= shape.size()) fail_kind(d, n, info);
-        if (info.length != shape[d])
-          throw ValueError(detail::str_cat("[as_tensor] expected sequence of length ", shape[d],
-                                           " at dim ", d, " (got ", info.length, ") at ",
-                                           index_path_str(path)));
+        if (info.length != shape[d]) seq::fail_length(shape, d, info.length, path);
         for (int64_t i = 0; i < info.length; ++i) {
           path.push_back(i);
           check(r.child(n, i), d + 1);
@@ -144,11 +95,7 @@ struct Walker {
         const Dims& bs = block_shape(info.block);
         if (bs.size() + d != shape.size() ||
             !std::equal(bs.begin(), bs.end(), shape.begin() + static_cast<std::ptrdiff_t>(d))) {
-          if (d < shape.size() || !bs.empty())
-            throw ValueError(detail::str_cat("[as_tensor] expected an array of shape ",
-                                             dims_tail(shape, std::min(d, shape.size())),
-                                             " at dim ", d, " (got shape ", bs.str(), ") at ",
-                                             index_path_str(path)));
+          if (d < shape.size() || !bs.empty()) seq::fail_block_shape(shape, d, bs, path);
         }
         fold(block_dtype(info.block));
         return;
@@ -165,9 +112,7 @@ struct Walker {
     switch (info.kind) {
       case NodeKind::Sequence:
         // A reader over mutable objects may change between walks; never write past the end.
-        ASTENSOR_CHECK_VALUE(d < shape.size() && info.length == shape[d],
-                             "[as_tensor] the sequence at ", index_path_str(path),
-                             " changed its length during conversion");
+        if (!(d < shape.size() && info.length == shape[d])) seq::fail_changed_length(path);
         for (int64_t i = 0; i < info.length; ++i) {
           path.push_back(i);
           fill(r.child(n, i), d + 1, out, dtype);
@@ -175,8 +120,7 @@ struct Walker {
         }
         return;
       case NodeKind::Scalar: {
-        ASTENSOR_CHECK_VALUE(d == shape.size(), "[as_tensor] the data at ", index_path_str(path),
-                             " changed during conversion");
+        if (d != shape.size()) seq::fail_changed(path);
         StoreStatus st = store_scalar(info.scalar, dtype, out);
         if (st != StoreStatus::Ok) throw_store_error(st, r.describe(n), dtype, path);
         out += isz;
@@ -185,9 +129,7 @@ struct Walker {
       case NodeKind::Block: {
         ArrayView v = block_view(info.block);
         int64_t count = validate(v);
-        ASTENSOR_CHECK_VALUE(static_cast<std::size_t>(d) + v.shape.size() == shape.size(),
-                             "[as_tensor] the data at ", index_path_str(path),
-                             " changed during conversion");
+        if (d + v.shape.size() != shape.size()) seq::fail_changed(path);
         Tensor host;  // device blocks are brought to the host first
         if (!v.device.is_cpu()) {
           host = copy_plain(v, v.dtype, Device::cpu());
@@ -197,9 +139,7 @@ struct Walker {
         out += static_cast<std::size_t>(count) * isz;
         return;
       }
-      case NodeKind::Invalid:
-        throw ValueError(detail::str_cat("[as_tensor] the data at ", index_path_str(path),
-                                         " changed during conversion"));
+      case NodeKind::Invalid: seq::fail_changed(path);
     }
   }
 };
