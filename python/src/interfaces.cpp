@@ -220,9 +220,17 @@ ArrayView import_cuda_array_interface(PyObject* owner, PyObject* dict) {
     v.stream = static_cast<intptr_t>(stream);  // CAI-3: ordered before the consumer reads
   }
   validate(v);
-  // CAI-2: the device comes from the pointer. Until the CUDA backend exposes the pointer
-  // query, the current CUDA device stands in; where CUDA is absent this raises DEV-3.
+  // CAI-2: the device comes from the pointer (cudaPointerGetAttributes), not from the
+  // current device. Where CUDA is absent, resolving raises DEV-3. A zero-size array may have
+  // no pointer: it is placed on the current device.
   v.device = resolve_device(Device(DeviceType::CUDA));
+  if (v.data) {
+    const PointerInfo pi = backend(DeviceType::CUDA).pointer_info(v.data);
+    ASTENSOR_CHECK_VALUE(pi.kind == MemoryKind::Device && pi.device.type == DeviceType::CUDA,
+                         "[as_tensor] ", iface, "['data'] pointer ", v.data,
+                         " is not CUDA device memory (CAI-1 requires a device pointer)");
+    v.device = pi.device;
+  }
   v.owner = py_owner(owner);  // the interface itself holds no reference (CAI lifetime rule)
   return v;
 }
