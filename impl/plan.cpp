@@ -2,6 +2,8 @@
 
 #include "impl/plan.h"
 
+#include "core/trace.h"
+
 #include <string>
 #include <vector>
 
@@ -179,6 +181,7 @@ std::string bytes_str(int64_t b) {
 }  // namespace
 
 Plan plan(const Source& source, const Options& options) {
+  ASTENSOR_RANGE("plan");
   if (auto* t = std::get_if<Tensor>(&source)) return plan_tensor(*t, options);
   if (auto* a = std::get_if<ArrayView>(&source)) return plan_array(*a, options);
   return plan_sequence(*std::get<SequenceSource>(source).reader, options);

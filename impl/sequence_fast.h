@@ -26,6 +26,7 @@
 #include "core/sequence_rules.h"
 #include "core/source.h"
 #include "core/store_scalar.h"
+#include "core/trace.h"
 #include "impl/cpu/copy.h"
 #include "impl/cpu/host_alloc.h"
 #include "impl/plan.h"
@@ -374,6 +375,7 @@ Tensor sequence_to_device(const Tensor& host, const Plan& p);
 /// Walk 1: shape and dtype (`dtype` given: only the structure is checked).
 template <class R>
 SequenceShape infer_sequence_fast(R& reader, std::optional<DType> dtype) {
+  ASTENSOR_RANGE("sequence_infer");
   seq_detail::Infer<R> w{reader, !dtype.has_value(), {}, true, std::nullopt, {}, {}, std::nullopt, false, {}};
   w.walk(reader.root(), 0);
   return {std::move(w.shape), dtype ? *dtype : w.acc.value_or(default_dtype())};
@@ -382,6 +384,7 @@ SequenceShape infer_sequence_fast(R& reader, std::optional<DType> dtype) {
 /// Walk 2: writes the values, row-major, into `out` (numel * itemsize(s.dtype) bytes).
 template <class R>
 void fill_sequence_fast(R& reader, const SequenceShape& s, void* out) {
+  ASTENSOR_RANGE("sequence_fill");
   dispatch_dtype(s.dtype, [&]<DType D>() {
     seq_detail::Fill<R, storage_t<D>> f{reader, s.shape, s.dtype, {}, {}};
     char* p = static_cast<char*>(out);
@@ -415,7 +418,10 @@ Tensor as_tensor_sequence(R& reader, const Options& options = {}) {
     const Device device = seq_detail::sequence_target(options);
     seq_detail::Infer<R> w{reader, !options.dtype.has_value(), {}, true, std::nullopt, {}, {},
                            options.dtype, true, {}};
-    w.walk(reader.root(), 0);
+    {
+      ASTENSOR_RANGE("sequence_infer_and_fill");
+      w.walk(reader.root(), 0);
+    }
     const Plan p = seq_detail::sequence_plan(
         SequenceShape{std::move(w.shape),
                       options.dtype ? *options.dtype : w.acc.value_or(default_dtype())},

@@ -2,6 +2,8 @@
 
 #include "impl/cpu/host_alloc.h"
 
+#include "core/trace.h"
+
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -118,6 +120,7 @@ void* map_huge(std::size_t len) {
 }  // namespace
 
 std::shared_ptr<Storage> allocate_host(std::size_t nbytes) {
+  ASTENSOR_RANGE("host_alloc");
 #if defined(__linux__)
   if (nbytes >= kHugePageMinBytes) {
     fault::point(fault::Site::HostAlloc);
