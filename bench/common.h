@@ -147,7 +147,8 @@ void report_host_case(benchmark::State& state, const CaseInfo& info, long long f
                       double seconds);
 
 /// Output freshness from measured faults ("fresh", "reused", "none").
-const char* out_state(std::size_t out_bytes, long long faults, int64_t iterations);
+const char* out_state(std::size_t out_bytes, long long faults, int64_t iterations,
+                      std::size_t page_bytes = 4096);
 
 /// Wall seconds since an arbitrary epoch (steady clock).
 double now_s();

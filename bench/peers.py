@@ -116,6 +116,12 @@ def make_cases(quick: bool):
         lambda v=nested: torch.as_tensor(v),
         (lambda v=nested: at(v)) if at else None,
         (lambda v=nested: ref(v)) if ref else None)))
+    nested_ints = [[r * side + c for c in range(side)] for r in range(side)]
+    cases.append((f"list/nested_int/shape:{side}x{side}", "list", side * side, 8 * side * side, cols(
+        lambda v=nested_ints: np.asarray(v, dtype=np.int64),
+        lambda v=nested_ints: torch.as_tensor(v),
+        (lambda v=nested_ints: at(v)) if at else None,
+        (lambda v=nested_ints: ref(v)) if ref else None)))
 
     # C4: a list of ndarrays (torch's slow path, numpy's memcpy path).
     count, length = (10, 100) if quick else (1000, 1000)
