@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bench/common.h"
@@ -142,6 +143,40 @@ struct Events {
   }
 };
 
+/// Times `work` once per iteration: CUDA events on `st` around it give the manual time; the
+/// wall clock around the enqueue and the synchronization (of the whole device when
+/// `device_sync`) is summed into *wall_s. Whatever `work` returns (a tensor, say) is dropped
+/// only after the timing, so its free is not timed.
+template <class Work>
+void time_on_stream(State& s, cudaStream_t st, bool device_sync, Work&& work, double* event_s,
+                    double* wall_s) {
+  Events ev;
+  for (auto _ : s) {
+    try {
+      const double t0 = now_s();
+      ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, st));
+      [[maybe_unused]] auto keep = [&] {
+        if constexpr (std::is_void_v<std::invoke_result_t<Work&>>) {
+          work();
+          return 0;
+        } else {
+          return work();
+        }
+      }();
+      ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, st));
+      ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
+      if (device_sync) ASTENSOR_CUDA_CHECK(cudaDeviceSynchronize());
+      *wall_s += now_s() - t0;
+      const double e = ev.seconds();
+      *event_s += e;
+      s.SetIterationTime(e);
+    } catch (const std::exception& e) {
+      s.SkipWithError(e.what());
+      break;
+    }
+  }
+}
+
 /// One timed pinned copy of `bytes` (no Google Benchmark state): the lazy measurement of P
 /// when the memcpy_pinned cases were filtered out.
 double measure_pinned(bool h2d, std::size_t bytes) {
@@ -195,25 +230,11 @@ void bm_memcpy(State& s, bool h2d, bool pinned, std::size_t bytes) {
     void* host = pinned ? pinned_buf().get(bytes) : pageable_buf().get(bytes);
     void* dev = device_buf().get(bytes);
     cudaStream_t st = bench_stream();
-    Events ev;
     double event_s = 0, wall_s = 0;
-    for (auto _ : s) {
-      try {
-        const double t0 = now_s();
-        ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, st));
-        ASTENSOR_CUDA_CHECK(h2d ? cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, st)
-                                : cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, st));
-        ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, st));
-        ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
-        wall_s += now_s() - t0;
-        const double e = ev.seconds();
-        event_s += e;
-        s.SetIterationTime(e);
-      } catch (const std::exception& e) {
-        s.SkipWithError(e.what());
-        break;
-      }
-    }
+    time_on_stream(s, st, false, [&] {
+      ASTENSOR_CUDA_CHECK(h2d ? cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, st)
+                              : cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, st));
+    }, &event_s, &wall_s);
     if (s.error_occurred()) return;
     if (pinned && event_s > 0)
       store_pinned_limit(h2d, static_cast<double>(bytes) * static_cast<double>(s.iterations()) / event_s);
@@ -232,25 +253,11 @@ void bm_many_small_memcpy(State& s, std::size_t bytes) {
     char* host = static_cast<char*>(pinned_buf().get(total));
     char* dev = static_cast<char*>(device_buf().get(total));
     cudaStream_t st = bench_stream();
-    Events ev;
     double event_s = 0, wall_s = 0;
-    for (auto _ : s) {
-      try {
-        const double t0 = now_s();
-        ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, st));
-        for (int i = 0; i < kManySmallCount; ++i)
-          ASTENSOR_CUDA_CHECK(cudaMemcpyAsync(dev + i * bytes, host + i * bytes, bytes, cudaMemcpyHostToDevice, st));
-        ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, st));
-        ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
-        wall_s += now_s() - t0;
-        const double e = ev.seconds();
-        event_s += e;
-        s.SetIterationTime(e);
-      } catch (const std::exception& e) {
-        s.SkipWithError(e.what());
-        break;
-      }
-    }
+    time_on_stream(s, st, false, [&] {
+      for (int i = 0; i < kManySmallCount; ++i)
+        ASTENSOR_CUDA_CHECK(cudaMemcpyAsync(dev + i * bytes, host + i * bytes, bytes, cudaMemcpyHostToDevice, st));
+    }, &event_s, &wall_s);
     if (s.error_occurred()) return;
     report_transfer(s, true, static_cast<int64_t>(total / 4), total, event_s, wall_s, "baseline src:pinned");
   } catch (const std::exception& e) {
@@ -283,29 +290,11 @@ H2DSource make_h2d_source(DType from, std::size_t bytes, Layout layout, bool pin
   return src;
 }
 
-/// Times `call` per iteration: events on the legacy default stream around it, then a device
-/// synchronize; the returned tensor is dropped after the timing (its cudaFree is not timed).
+/// Times `call` per iteration on the legacy default stream, then a device synchronize; the
+/// returned tensor is dropped after the timing (its cudaFree is not timed).
 template <class F>
 void time_calls(State& s, F&& call, double* event_s, double* wall_s) {
-  Events ev;
-  for (auto _ : s) {
-    try {
-      Tensor keep;
-      const double t0 = now_s();
-      ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, cudaStreamLegacy));
-      keep = call();
-      ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, cudaStreamLegacy));
-      ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
-      ASTENSOR_CUDA_CHECK(cudaDeviceSynchronize());
-      *wall_s += now_s() - t0;
-      const double e = ev.seconds();
-      *event_s += e;
-      s.SetIterationTime(e);
-    } catch (const std::exception& e) {
-      s.SkipWithError(e.what());
-      break;
-    }
-  }
+  time_on_stream(s, cudaStreamLegacy, true, call, event_s, wall_s);
 }
 
 void bm_h2d_as_tensor(State& s, Impl impl, DType from, DType to, Layout layout, bool pinned,
@@ -367,27 +356,13 @@ void bm_many_small_as_tensor(State& s, Impl impl, std::size_t bytes) {
     Options o;
     o.device = kCuda;
     { Tensor warm = call_as_tensor(impl, sources[0], o); }
-    std::vector<Tensor> outs(kManySmallCount);
-    Events ev;
     double event_s = 0, wall_s = 0;
-    for (auto _ : s) {
-      try {
-        const double t0 = now_s();
-        ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, cudaStreamLegacy));
-        for (int i = 0; i < kManySmallCount; ++i) outs[i] = call_as_tensor(impl, sources[i], o);
-        ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, cudaStreamLegacy));
-        ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
-        ASTENSOR_CUDA_CHECK(cudaDeviceSynchronize());
-        wall_s += now_s() - t0;
-        const double e = ev.seconds();
-        event_s += e;
-        s.SetIterationTime(e);
-        for (auto& t : outs) t = Tensor();
-      } catch (const std::exception& e) {
-        s.SkipWithError(e.what());
-        break;
-      }
-    }
+    // The outputs live until after the timing (their cudaFree is not timed).
+    time_calls(s, [&] {
+      std::vector<Tensor> outs(kManySmallCount);
+      for (int i = 0; i < kManySmallCount; ++i) outs[i] = call_as_tensor(impl, sources[i], o);
+      return outs;
+    }, &event_s, &wall_s);
     if (s.error_occurred()) return;
     report_transfer(s, true, numel * kManySmallCount, bytes * kManySmallCount, event_s, wall_s,
                     std::string(impl_name(impl)) + " src:pageable out:device-alloc");
