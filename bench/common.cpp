@@ -44,6 +44,16 @@ Tensor call_as_tensor(Impl impl, const Source& source, const Options& options) {
   return astensor::reference::as_tensor(source, options);
 }
 
+LoopCost time_as_tensor(benchmark::State& state, Impl impl, const Source& src, const Options& o) {
+  const long long f0 = minor_faults();
+  const double t0 = now_s();
+  for (auto _ : state) {
+    Tensor t = call_as_tensor(impl, src, o);
+    benchmark::DoNotOptimize(t.data_ptr());
+  }
+  return {minor_faults() - f0, now_s() - t0};
+}
+
 // --- sizes ----------------------------------------------------------------------------------
 
 namespace {

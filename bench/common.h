@@ -38,6 +38,14 @@ std::vector<Impl> impls();
 /// Calls the chosen as_tensor.
 Tensor call_as_tensor(Impl impl, const Source& source, const Options& options);
 
+/// The timed loop of the host cases: as_tensor(src, o) once per iteration, its result dropped
+/// at once, with the minor page faults and the wall seconds of the whole loop.
+struct LoopCost {
+  long long faults;
+  double seconds;
+};
+LoopCost time_as_tensor(benchmark::State& state, Impl impl, const Source& src, const Options& o);
+
 // --- the size axis --------------------------------------------------------------------------
 
 /// The byte sizes of the size axis: 4 KiB * 16^k up to max_bytes() (4K, 64K, 1M, 16M, 256M,

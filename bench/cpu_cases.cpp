@@ -60,19 +60,13 @@ void bm_share_array(State& state, Impl impl, std::size_t bytes) {
   const int64_t numel = static_cast<int64_t>(bytes / 4);
   const ArrayView view = ArrayView::contiguous(buf.data(), DType::float32, Dims{numel});
   const Source src = view;
-  const long long f0 = minor_faults();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    Tensor t = call_as_tensor(impl, src, Options{});
-    benchmark::DoNotOptimize(t.data_ptr());
-  }
-  const double secs = now_s() - t0;
+  const auto [faults, secs] = time_as_tensor(state, impl, src, Options{});
   // Sanity: it must really share (ARR-1), or this is not the case it claims to be.
   if (call_as_tensor(impl, src, Options{}).data_ptr() != buf.data()) {
     state.SkipWithError("as_tensor copied an array it should share (ARR-1)");
     return;
   }
-  report_host_case(state, {impl, numel, bytes, 0, 0, bytes}, minor_faults() - f0, secs);
+  report_host_case(state, {impl, numel, bytes, 0, 0, bytes}, faults, secs);
 }
 
 /// TEN-1: as_tensor of a Tensor with nothing to change returns that very tensor.
@@ -107,14 +101,8 @@ void bm_host_convert(State& state, Impl impl, DType from, DType to, Layout layou
     Tensor warm = call_as_tensor(impl, src, o);
     benchmark::DoNotOptimize(warm.data_ptr());
   }
-  const long long f0 = minor_faults();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    Tensor t = call_as_tensor(impl, src, o);
-    benchmark::DoNotOptimize(t.data_ptr());
-  }
-  const double secs = now_s() - t0;
-  report_host_case(state, {impl, a.numel, bytes, out_bytes, out_bytes, bytes}, minor_faults() - f0,
+  const auto [faults, secs] = time_as_tensor(state, impl, src, o);
+  report_host_case(state, {impl, a.numel, bytes, out_bytes, out_bytes, bytes}, faults,
                    secs);
 }
 

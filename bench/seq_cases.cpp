@@ -46,15 +46,9 @@ void bm_seq(benchmark::State& state, Impl impl, const std::shared_ptr<Nested>& d
       return;
     }
   }
-  const long long f0 = minor_faults();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    Tensor t = call_as_tensor(impl, src, Options{});
-    benchmark::DoNotOptimize(t.data_ptr());
-  }
-  const double secs = now_s() - t0;
+  const auto [faults, secs] = time_as_tensor(state, impl, src, Options{});
   report_host_case(state, {impl, numel, out_bytes, out_bytes, out_bytes, out_bytes},
-                   minor_faults() - f0, secs);
+                   faults, secs);
 }
 
 }  // namespace

@@ -19,14 +19,8 @@ void bm_sim_h2d(benchmark::State& state, Impl impl, DType from, DType to, std::s
   const Source src = a.view;
   const std::size_t out_bytes = static_cast<std::size_t>(a.numel) * itemsize(to);
   { Tensor warm = call_as_tensor(impl, src, o); }
-  const long long f0 = minor_faults();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    Tensor t = call_as_tensor(impl, src, o);
-    benchmark::DoNotOptimize(t.data_ptr());
-  }
-  const double secs = now_s() - t0;
-  report_host_case(state, {impl, a.numel, bytes, out_bytes, out_bytes, bytes}, minor_faults() - f0, secs);
+  const auto [faults, secs] = time_as_tensor(state, impl, src, o);
+  report_host_case(state, {impl, a.numel, bytes, out_bytes, out_bytes, bytes}, faults, secs);
 }
 
 void bm_sim_d2h(benchmark::State& state, Impl impl, std::size_t bytes) {
@@ -38,14 +32,8 @@ void bm_sim_d2h(benchmark::State& state, Impl impl, std::size_t bytes) {
   to_host.device = Device::cpu();
   const Source src = on_dev;
   { Tensor warm = call_as_tensor(impl, src, to_host); }
-  const long long f0 = minor_faults();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    Tensor t = call_as_tensor(impl, src, to_host);
-    benchmark::DoNotOptimize(t.data_ptr());
-  }
-  const double secs = now_s() - t0;
-  report_host_case(state, {impl, a.numel, bytes, bytes, bytes, bytes}, minor_faults() - f0, secs);
+  const auto [faults, secs] = time_as_tensor(state, impl, src, to_host);
+  report_host_case(state, {impl, a.numel, bytes, bytes, bytes, bytes}, faults, secs);
 }
 
 }  // namespace
