@@ -19,6 +19,7 @@
 #include "conf_util.h"
 #include "core/autograd.h"
 #include "core/nested.h"
+#include "impl_compare.h"
 #include "impls.h"
 
 namespace astensor::conformance {
@@ -441,51 +442,22 @@ TYPED_TEST(Properties, RaggedNestsRaiseNamingTheDim) {  // SEQ-2, SEQ-6
 
 // ---- XFER-3 -----------------------------------------------------------------------------
 
-/// What one as_tensor call gave: a tensor, or an error (kind and message).
-struct Outcome {
-  Tensor t;
-  bool failed = false;
-  ErrorKind kind = ErrorKind::Runtime;
-  std::string message;
-};
+/// XFER-3: the comparison of conformance/cpp/impl_compare.h (values bit for bit, dtype,
+/// shape, strides, device, sharing, read-only, autograd; errors of the same kind with the
+/// same message), plus: the two results overlap the source's memory alike.
+using impl_check::Outcome;
 template <class F>
 Outcome outcome(F&& f) {
-  Outcome o;
-  try {
-    o.t = f();
-  } catch (const Error& e) {
-    o.failed = true;
-    o.kind = e.kind();
-    o.message = e.what();
-  }
-  return o;
+  return impl_check::run_outcome(std::forward<F>(f));
 }
-
-/// XFER-3: values bit for bit, dtype, shape, strides, device, sharing, read-only, autograd;
-/// errors of the same kind with the same message.
 void assert_identical(const Outcome& got, const Outcome& want, const Source& src,
                       std::pair<uintptr_t, uintptr_t> src_memory) {
-  RC_ASSERT(got.failed == want.failed);
-  if (want.failed) {
-    RC_ASSERT(got.kind == want.kind);
-    RC_ASSERT(got.message == want.message);
-    return;
-  }
-  const Tensor &a = got.t, &b = want.t;
-  RC_ASSERT(a.dtype() == b.dtype());
-  RC_ASSERT(a.shape() == b.shape());
-  RC_ASSERT(a.strides() == b.strides());
-  RC_ASSERT(a.device() == b.device());
-  RC_ASSERT(a.is_read_only() == b.is_read_only());
-  RC_ASSERT(a.requires_grad() == b.requires_grad());
-  RC_ASSERT(a.is_leaf() == b.is_leaf());
-  RC_ASSERT((a.grad_fn() == nullptr) == (b.grad_fn() == nullptr));
-  if (a.grad_fn()) RC_ASSERT(std::string(a.grad_fn()->name()) == b.grad_fn()->name());
-  if (const Tensor* t = std::get_if<Tensor>(&src)) RC_ASSERT(a.is_same(*t) == b.is_same(*t));
-  if (const ArrayView* v = std::get_if<ArrayView>(&src))
-    RC_ASSERT((a.data_ptr() == v->data) == (b.data_ptr() == v->data));
-  RC_ASSERT(ranges_overlap(byte_range(a), src_memory) == ranges_overlap(byte_range(b), src_memory));
-  for (int64_t i = 0; i < b.numel(); ++i) RC_ASSERT(element_bytes(a, i) == element_bytes(b, i));
+  const std::string diff = impl_check::diff_outcomes(want, got, src);
+  RC_LOG() << diff << "\n";
+  RC_ASSERT(diff.empty());
+  if (want.error) return;
+  RC_ASSERT(ranges_overlap(byte_range(got.tensor), src_memory) ==
+            ranges_overlap(byte_range(want.tensor), src_memory));
 }
 
 Options gen_options(DType own) {
