@@ -81,6 +81,13 @@ TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device,
 /// to_host then to_device.
 Tensor run_transfer(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
 
+/// Runs only the host side of a staged host -> device plan (describe_transfer of a pageable
+/// host source): fills the ring's pinned slots chunk by chunk with the same code, threads and
+/// slot sizes as run_transfer (gather + byteswap + host cast fused), but queues no copy and
+/// allocates no device memory, so benchmarks can hold the fill against host memcpy.
+/// ValueError when the plan is not staged host -> device.
+void stage_host_side(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
+
 /// Host source -> a new tensor of `dtype` on accelerator `device`.
 Tensor to_device(const ArrayView& host_src, DType dtype, Device device,
                  const TransferOptions& options = {});
