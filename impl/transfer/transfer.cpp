@@ -228,6 +228,20 @@ void host_chunk(const impl::cpu::CopyLayout& layout, const void* src, DType from
   impl::cpu::run_copy_range(layout, src, from, byteswap, dst, to, first, last, threads);
 }
 
+}  // namespace
+
+int staging_host_threads(DeviceType device_type, const TransferOptions& opt) {
+  if (opt.host_threads > 0) return opt.host_threads;
+  const int all = impl::cpu::max_threads();
+  // Note [Staging threads on sim]: sim's copy engine is a host thread (the stream worker), so
+  // the staging threads leave it a core; on a 2-core machine the fill then runs on one thread,
+  // which also keeps libgomp's spin-waiting team worker from starving the stream worker.
+  if (device_type == DeviceType::Sim) return std::max(1, all - 1);
+  return all;
+}
+
+namespace {
+
 /// n dense elements (a pinned slot drained into the result).
 impl::cpu::CopyLayout dense_layout(int64_t n, DType from) {
   impl::cpu::CopyLayout l;
@@ -298,6 +312,7 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
   }
 
   const int64_t ce = p.chunk_elems;
+  const int host_threads = staging_host_threads(dev.type, opt);
   const bool device_cast = p.cast_site == CastSite::Device;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
   if (device_cast) scratch = allocate_device(static_cast<std::size_t>(p.slots * ce) * lz, dev, s);
@@ -314,7 +329,7 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
       host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
-                 opt.host_threads);
+                 host_threads);
     }
     ASTENSOR_RANGE("enqueue_h2d");
     if (device_cast) {
@@ -352,6 +367,7 @@ Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOp
   char* out_p = static_cast<char*>(out->data());
   const bool kernel = p.cast_site == CastSite::Device || p.gather;
   const int64_t ce = p.chunk_elems;
+  const int host_threads = staging_host_threads(dev.type, opt);
   StreamHandle k = kernel ? cast_stream(be, dev.index) : nullptr;
   std::shared_ptr<Storage> scratch;  // written by the kernels on k
   if (kernel) scratch = allocate_device(static_cast<std::size_t>(p.slots * ce) * lz, dev, k);
@@ -386,7 +402,7 @@ Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOp
     {
       ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused
       host_chunk(dense_layout(n, p.link_dtype), slot.host.data(), p.link_dtype, p.byteswap && p.link_dtype == p.src_dtype,
-                 out_p + start * int64_t(dz), p.dst_dtype, 0, n, opt.host_threads);
+                 out_p + start * int64_t(dz), p.dst_dtype, 0, n, host_threads);
     }
     if (c + p.slots < p.chunks) issue(c + p.slots);
   }
@@ -483,13 +499,14 @@ void stage_host_side(const ArrayView& src, const TransferPlan& p, const Transfer
   ASTENSOR_RANGE("stage_host_side");
   Backend& be = backend(p.dst_device.type);
   const int64_t ce = p.chunk_elems;
+  const int host_threads = staging_host_threads(p.dst_device.type, opt);
   std::vector<Slot> ring =
       make_ring(be, p.dst_device.index, p.slots, static_cast<std::size_t>(ce) * itemsize(p.link_dtype), false);
   for (int64_t c = 0; c < p.chunks; ++c) {  // run_to_device's loop, without the copies
     Slot& slot = ring[static_cast<std::size_t>(c % p.slots)];
     const int64_t start = c * ce, n = std::min(ce, p.numel - start);
     host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
-               opt.host_threads);
+               host_threads);
   }
 }
 
