@@ -75,8 +75,8 @@ void* DeviceAllocator::take_cached(int device, std::size_t size, StreamHandle st
       }
       if (ready) pick = i;
     }
-    if (pick < 0) {  // only blocks whose previous stream may still use them: wait for one
-      pick = std::ptrdiff_t(v.size()) - 1;
+    if (pick < 0) {  // only blocks whose previous stream may still use them: wait for the
+      pick = 0;      // oldest, the likeliest to be done
       pending = true;
     }
     got = v[std::size_t(pick)];
