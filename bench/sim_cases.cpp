@@ -3,9 +3,15 @@
 // these cases show is the overhead of the transfer pipeline (staging, events, chunking)
 // on the CPU, where CI can run it.
 
+#include <algorithm>
+#include <vector>
+
 #include "bench/common.h"
 #include "reference/as_tensor.h"
 #include "core/backend.h"
+#if ASTENSOR_BENCH_HAVE_IMPL
+#include "impl/transfer/transfer.h"
+#endif
 
 namespace astensor::bench {
 
@@ -36,6 +42,97 @@ void bm_sim_d2h(benchmark::State& state, Impl impl, std::size_t bytes) {
   report_host_case(state, {impl, a.numel, bytes, bytes, bytes, bytes}, faults, secs);
 }
 
+#if ASTENSOR_BENCH_HAVE_IMPL
+/// sim/stage/...: only the host side of the staging pipeline (pageable source -> pinned slots,
+/// the narrowing cast fused in), through transfer::stage_host_side: the code, threads and slot
+/// sizes of a real host -> sim transfer, without the copies the sim stream would run next to
+/// it. The roofline counter holds it against host memcpy of (src + dst) / 2 bytes with the same
+/// thread count (target >= 0.8 from 16 MiB on: issue 6).
+void bm_sim_stage(benchmark::State& state, DType from, DType to, std::size_t bytes) {
+  HostArray a = make_host_array(from, bytes, Layout::Contig);
+  const transfer::TransferPlan plan = transfer::describe_transfer(a.view, to, Device(DeviceType::Sim, 0));
+  if (!plan.staged) {
+    state.SkipWithError(("not a staged plan: " + plan.str()).c_str());
+    return;
+  }
+  const std::size_t link_bytes = static_cast<std::size_t>(plan.link_bytes);
+  // The memcpy it is held against, timed right after each fill (interleaved, so a busy
+  // neighbour slows both alike): (src + dst) / 2 bytes between pre-faulted buffers with the
+  // thread count of the roofline.
+  const std::size_t mc_bytes = (bytes + link_bytes) / 2;
+  HostBuffer mc_dst(mc_bytes);
+  // The threads the fill really uses (staging_host_threads: on sim, one core is left to the
+  // stream worker), and memcpy with as many.
+  const int threads = std::max(1, std::min(threads_for(Impl::Optimized),
+                                           transfer::staging_host_threads(DeviceType::Sim)));
+  transfer::stage_host_side(a.view, plan);  // warm: the pinned pool's slots exist
+  std::vector<double> fill_s, memcpy_s;
+  const long long f0 = minor_faults();
+  double total = 0;
+  for (auto _ : state) {
+    double t0 = now_s();
+    transfer::stage_host_side(a.view, plan);
+    const double f = now_s() - t0;
+    state.SetIterationTime(f);
+    total += f;
+    fill_s.push_back(f);
+    state.PauseTiming();
+    t0 = now_s();
+    parallel_memcpy(mc_dst.data(), a.buffer.data(), mc_bytes, threads);
+    benchmark::ClobberMemory();
+    memcpy_s.push_back(now_s() - t0);
+    state.ResumeTiming();
+  }
+  report_host_case(state, {Impl::Optimized, a.numel, bytes, link_bytes, 0, bytes}, minor_faults() - f0, total);
+  if (state.iterations() > 0 && total > 0) {  // the roofline at the fill's own thread count
+    const double limit = memcpy_limit(threads, bytes);
+    state.counters["roofline"] = (static_cast<double>(mc_bytes) / limit) / (total / static_cast<double>(state.iterations()));
+    state.counters["limit_GBps"] = limit / 1e9;
+    state.counters["threads"] = threads;
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  const double mf = median(fill_s), mm = median(memcpy_s);
+  // ratio_interleaved: median memcpy time / median fill time (1.0: the fill runs at memcpy speed).
+  if (mf > 0) state.counters["ratio_interleaved"] = mm / mf;
+  state.counters["memcpy_interleaved_GBps"] = mm > 0 ? static_cast<double>(mc_bytes) / mm / 1e9 : 0;
+  state.counters["chunks"] = static_cast<double>(plan.chunks);
+  state.counters["chunk_MiB"] = static_cast<double>(plan.chunk_bytes) / (1 << 20);
+}
+
+/// sim/h2d/cold/...: the first host -> sim conversion of the optimized implementation in the
+/// process (sim streams, pinned pool and staging ring, the cast stream and the device
+/// allocator are all made on first use), against the call right after it. setup_ms = cold -
+/// warm is the one-time set-up (target <= 20 ms: issue 6). Registered before the other sim
+/// cases so that nothing has touched sim yet; Google Benchmark's later calls say "warm".
+void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
+  static bool first = true;
+  const bool cold = first;
+  first = false;
+  HostArray a = make_host_array(DType::float32, bytes, Layout::Contig);
+  Options o;
+  o.device = Device(DeviceType::Sim, 0);
+  const Source src = a.view;
+  double cold_s = 0, warm_s = 0;
+  for (auto _ : state) {
+    double t0 = now_s();
+    { Tensor t = call_as_tensor(Impl::Optimized, src, o); }
+    cold_s = now_s() - t0;
+    t0 = now_s();
+    { Tensor t = call_as_tensor(Impl::Optimized, src, o); }
+    warm_s = now_s() - t0;
+    state.SetIterationTime(cold_s);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * static_cast<int64_t>(state.iterations()));
+  state.counters["cold_ms"] = cold_s * 1e3;
+  state.counters["warm_ms"] = warm_s * 1e3;
+  state.counters["setup_ms"] = (cold_s - warm_s) * 1e3;
+  state.SetLabel(std::string("optimized ") + (cold ? "cold:first-sim-call" : "warm (already set up)"));
+}
+#endif
+
 }  // namespace
 
 void register_sim() {
@@ -44,6 +141,13 @@ void register_sim() {
     notes().push_back("sim/...: not registered: no sim device (" + be.unavailable_reason() + ")");
     return;
   }
+#if ASTENSOR_BENCH_HAVE_IMPL
+  benchmark::RegisterBenchmark(
+      case_name("sim/h2d/cold/float32_float32/contig", Impl::Optimized, "system", std::size_t(1) << 20).c_str(),
+      [](benchmark::State& s) { bm_sim_cold(s, std::size_t(1) << 20); })
+      ->Iterations(1)
+      ->UseManualTime();
+#endif
   const std::pair<DType, DType> pairs[] = {{DType::float32, DType::float32},
                                            {DType::uint8, DType::float32},
                                            {DType::float64, DType::float32}};
@@ -54,8 +158,31 @@ void register_sim() {
             case_name(std::string("sim/h2d/") + name(from) + "_" + name(to) + "/contig", impl, "system", b).c_str(),
             [=](benchmark::State& s) { bm_sim_h2d(s, impl, from, to, b); })
             ->UseRealTime();
+#if ASTENSOR_BENCH_HAVE_IMPL
+  // The staging fill at 16, 64 and 256 MiB of source (the sizes of the 0.8x memcpy target),
+  // same dtype (memcpy into the slots) and the two narrowing casts staging fuses.
+  const std::pair<DType, DType> stage_pairs[] = {{DType::float32, DType::float32},
+                                                 {DType::float64, DType::float32},
+                                                 {DType::float32, DType::float16}};
+  for (auto [from, to] : stage_pairs)
+    for (std::size_t mib : {16, 64, 256}) {
+      const std::size_t b = mib << 20;
+      if (b > max_bytes()) continue;
+      benchmark::RegisterBenchmark(
+          case_name(std::string("sim/stage/") + name(from) + "_" + name(to) + "/contig", Impl::Optimized, "system", b)
+              .c_str(),
+          [=](benchmark::State& s) { bm_sim_stage(s, from, to, b); })
+          ->UseManualTime();
+    }
+#endif
+  // d2h also at 64 MiB, the size where session 1 saw ~250 ms (impl/transfer/README.md).
+  std::vector<std::size_t> d2h_sizes = sizes();
+  if ((std::size_t(64) << 20) <= max_bytes()) {
+    d2h_sizes.push_back(std::size_t(64) << 20);
+    std::sort(d2h_sizes.begin(), d2h_sizes.end());
+  }
   for (Impl impl : impls())
-    for (std::size_t b : sizes())
+    for (std::size_t b : d2h_sizes)
       benchmark::RegisterBenchmark(case_name("sim/d2h/float32_float32/contig", impl, "system", b).c_str(),
                                    [=](benchmark::State& s) { bm_sim_d2h(s, impl, b); })
           ->UseRealTime();

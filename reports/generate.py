@@ -78,7 +78,8 @@ def load_bench(path):
         if not row["error"]:
             row["time_s"] = to_seconds(r["real_time"], r["time_unit"])
             for k in ("bytes_per_second", "elems_per_s", "roofline", "roofline_wall", "limit_GBps",
-                      "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter"):
+                      "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter", "cold_ms", "warm_ms",
+                      "setup_ms", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps"):
                 if k in r:
                     row[k] = r[k]
             m = re.search(r"out:(\S+)", row["label"])
@@ -242,6 +243,13 @@ def headline(rows, peers):
             lines.append("\nThe same casts from Python (median per call, fresh output):\n")
             lines.append(peers_table(pc))
 
+    # The staging pipeline's host side (sim/stage) against memcpy with the same thread count.
+    lines.append("\n" + staging_table(ok))
+    # The cold first call: one-time set-up (pool, streams, allocator) = cold - warm.
+    cold = cold_table(ok)
+    if cold:
+        lines.append("\n" + cold)
+
     # Transfers, when a GPU ran: the pinned peak, the pageable driver path and as_tensor.
     cu = [r for r in ok if r["family"] == "cuda" and "many_small" not in r["path"] and "cold" not in r["path"]]
     if cu:
@@ -266,6 +274,47 @@ def headline(rows, peers):
             lines.append("\nFrom Python:\n")
             lines.append(peers_table(pz))
     return "\n".join(lines)
+
+
+STAGING_TARGET = 0.8
+COLD_SETUP_TARGET_MS = 20.0
+
+
+def staging_table(ok):
+    """sim/stage/* rows: the staging fill's rate against memcpy of (src + dst) / 2 bytes with the
+    same thread count (the roofline counter), per dtype pair and size, with the target."""
+    st = [r for r in ok if r["path"].startswith("sim/stage/")]
+    head = ("**Staging pipeline, host side vs memcpy** (pageable source -> pinned slots with the cast fused, "
+            "`sim/stage/`; ratio = memcpy time of (src + dst) / 2 bytes with the same thread count / fill time, "
+            "medians of memcpy runs interleaved with the fills where the case measured them, else the roofline; "
+            f"target >= {STAGING_TARGET} from 16 MiB on, issue 6):\n")
+    if not st:
+        return head + "\n_not measured (no `sim/stage/` results)_"
+    st.sort(key=lambda r: (r["path"], size_bytes(r["axes"].get("bytes")) or 0))
+    body = []
+    for r in st:
+        ratio = r.get("ratio_interleaved", r.get("roofline"))
+        big = (size_bytes(r["axes"].get("bytes")) or 0) >= 16 << 20
+        verdict = "-" if ratio is None or not big else ("meets" if ratio >= STAGING_TARGET else "below")
+        body.append([f"`{r['path']}`", r["axes"].get("bytes", "?"), f"{r.get('threads', 1):g}",
+                     fmt_num(r["bytes_per_second"] / 1e9) if "bytes_per_second" in r else "-",
+                     fmt_num(r.get("memcpy_interleaved_GBps", r.get("limit_GBps"))), fmt_ratio(ratio), verdict])
+    return head + "\n" + md_table(["fill", "size", "threads", "src GB/s", "memcpy GB/s", "ratio", "target"], body)
+
+
+def cold_table(ok):
+    """Cold first-call rows that carry setup_ms (sim/h2d/cold, cuda/h2d/cold)."""
+    cold = [r for r in ok if "/cold/" in r["path"] and r.get("setup_ms") is not None]
+    if not cold:
+        return ""
+    body = []
+    for r in cold:
+        setup = r["setup_ms"]
+        body.append([f"`{case_key(r)}`", r.get("label", ""), fmt_num(r.get("cold_ms")), fmt_num(r.get("warm_ms")),
+                     fmt_num(setup), "meets" if setup <= COLD_SETUP_TARGET_MS else "above"])
+    return (f"**Cold first call** (set-up = first call - the call right after it; target <= "
+            f"{COLD_SETUP_TARGET_MS:g} ms with the pool, issue 6):\n\n"
+            + md_table(["case", "label", "first call ms", "next call ms", "set-up ms", "target"], body))
 
 
 def _status(res):
@@ -379,7 +428,11 @@ def make_plots(rows, out_dir, stamp):
              limit_of=lambda r: r.get("limit_GBps"), limit_label="pinned copy-engine peak (T1)")
     if any(r["family"] == "sim" for r in ok):
         plot("sim_throughput.png", "Host <-> sim transfers (GB/s of source bytes)",
-             [("sim", lambda r: r["family"] == "sim")], "GB/s", gbps, limit_of=limit_src)
+             [("sim h2d / d2h", lambda r: r["family"] == "sim" and not r["path"].startswith("sim/stage")
+               and "/cold/" not in r["path"]),
+              ("staging host side only (sim/stage); limit = memcpy, same threads",
+               lambda r: r["path"].startswith("sim/stage"))],
+             "GB/s", gbps, limit_of=limit_src)
     return made, None
 
 

@@ -97,3 +97,34 @@ def test_report_pairs_impls_and_lists_skips(tmp_path):
     assert "not built" in text
     for png in plots:
         assert os.path.getsize(out / png) > 1000
+
+
+def test_staging_and_cold_headlines(tmp_path):
+    doc = _bench_doc()
+    doc["benchmarks"] += [
+        _run("sim/stage/float64_float32/contig/impl:optimized/alloc:system/bytes:16MiB/real_time", 5e6,
+             "optimized out:none", roofline=0.91, threads=2),
+        # measured interleaved with memcpy: that ratio wins over the roofline counter
+        _run("sim/stage/float64_float32/contig/impl:optimized/alloc:system/bytes:64MiB/manual_time", 2e7,
+             "optimized out:none", roofline=0.3, threads=2, ratio_interleaved=0.62, memcpy_interleaved_GBps=4.5),
+        dict(_run("sim/h2d/cold/float32_float32/contig/impl:optimized/alloc:system/bytes:1MiB/manual_time", 9e6,
+                  "optimized cold:first-sim-call"), cold_ms=9.0, warm_ms=1.5, setup_ms=7.5),
+    ]
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(doc))
+    ctx, rows = generate.load_bench(str(p))
+    ok = [r for r in rows if not r["error"]]
+    table = generate.staging_table(ok)
+    assert "0.91x" in table and "meets" in table
+    assert "0.62x" in table and "below" in table and "0.30x" not in table and "4.5" in table
+    assert table.index("16MiB") < table.index("64MiB")
+    cold = generate.cold_table(ok)
+    assert "7.5" in cold and "meets" in cold
+    path, _ = generate.generate(str(p), None, str(tmp_path / "out"), os.path.dirname(os.path.abspath(__file__)))
+    text = open(path).read()
+    assert "Staging pipeline, host side vs memcpy" in text and "Cold first call" in text
+
+
+def test_staging_headline_says_when_not_measured():
+    assert "not measured" in generate.staging_table([])
+    assert generate.cold_table([]) == ""

@@ -15,6 +15,9 @@
 #include "core/storage.h"
 #include "impl/sim/sim.h"
 #include "impl/transfer/pinned_pool.h"
+#if __has_include("impl/transfer/device_allocator.h")
+#include "impl/transfer/device_allocator.h"
+#endif
 #include "reference/as_tensor.h"
 #if __has_include("impl/as_tensor.h")
 #include "impl/as_tensor.h"
@@ -26,7 +29,7 @@ namespace astensor::reliability {
 /// Everything that must return to its value once every tensor is gone.
 struct Usage {
   long long storages = 0, storage_bytes = 0;
-  long long sim_live_uncached = 0;  // sim mappings not held by the pinned pool's cache
+  long long sim_live_uncached = 0;  // sim mappings not held by the pinned pool's or the device allocator's cache
   std::size_t pinned_in_use = 0;    // leased pinned blocks
   bool operator==(const Usage&) const = default;
   std::string str() const {
@@ -44,6 +47,9 @@ inline Usage usage() {
   u.storage_bytes = s.live_bytes;
   u.sim_live_uncached =
       static_cast<long long>(sim::live_allocations()) - static_cast<long long>(pool.cached_blocks);
+#ifdef ASTENSOR_RELIAB_HAVE_IMPL
+  u.sim_live_uncached -= static_cast<long long>(transfer::device_allocator(DeviceType::Sim).stats().cached_blocks);
+#endif
   u.pinned_in_use = pool.in_use_blocks;
   return u;
 }

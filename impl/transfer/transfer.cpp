@@ -12,6 +12,8 @@
 #include "core/storage.h"
 #include "core/trace.h"
 #include "impl/cpu/copy.h"
+#include "impl/cpu/host_alloc.h"
+#include "impl/transfer/device_allocator.h"
 #include "impl/transfer/pinned_pool.h"
 
 namespace astensor::transfer {
@@ -226,6 +228,20 @@ void host_chunk(const impl::cpu::CopyLayout& layout, const void* src, DType from
   impl::cpu::run_copy_range(layout, src, from, byteswap, dst, to, first, last, threads);
 }
 
+}  // namespace
+
+int staging_host_threads(DeviceType device_type, const TransferOptions& opt) {
+  if (opt.host_threads > 0) return opt.host_threads;
+  const int all = impl::cpu::max_threads();
+  // Note [Staging threads on sim]: sim's copy engine is a host thread (the stream worker), so
+  // the staging threads leave it a core; on a 2-core machine the fill then runs on one thread,
+  // which also keeps libgomp's spin-waiting team worker from starving the stream worker.
+  if (device_type == DeviceType::Sim) return std::max(1, all - 1);
+  return all;
+}
+
+namespace {
+
 /// n dense elements (a pinned slot drained into the result).
 impl::cpu::CopyLayout dense_layout(int64_t n, DType from) {
   impl::cpu::CopyLayout l;
@@ -275,16 +291,17 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
   const Device dev = p.dst_device;
   Backend& be = backend(dev.type);
   const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
-  auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, dev);
-  if (p.numel == 0) return make_result(out, src, p);
   StreamHandle s = be.current_stream(dev.index);
+  // Device memory from the caching allocator (device_allocator.h), ready for work on s.
+  auto out = allocate_device(static_cast<std::size_t>(p.numel) * dz, dev, s);
+  if (p.numel == 0) return make_result(out, src, p);
   char* out_p = static_cast<char*>(out->data());
 
   if (p.direct) {
     std::shared_ptr<Storage> scratch;
     SyncGuard guard(be, s);
     if (p.cast_site == CastSite::Device) {
-      scratch = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, dev);
+      scratch = allocate_device(static_cast<std::size_t>(p.numel) * lz, dev, s);
       be.copy_async(scratch->data(), dev, src.data, Device::cpu(), static_cast<std::size_t>(p.numel) * lz, s);
       be.launch_cast(dev.index, contiguous_kernel(scratch->data(), p.link_dtype, out_p, p.dst_dtype, p.numel), s);
     } else {
@@ -295,9 +312,10 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
   }
 
   const int64_t ce = p.chunk_elems;
+  const int host_threads = staging_host_threads(dev.type, opt);
   const bool device_cast = p.cast_site == CastSite::Device;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
-  if (device_cast) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
+  if (device_cast) scratch = allocate_device(static_cast<std::size_t>(p.slots * ce) * lz, dev, s);
   std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, device_cast);
   StreamHandle k = device_cast ? cast_stream(be, dev.index) : nullptr;
   // Destroyed before the ring and scratch: they outlive the queued work.
@@ -311,7 +329,7 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
       host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
-                 opt.host_threads);
+                 host_threads);
     }
     ASTENSOR_RANGE("enqueue_h2d");
     if (device_cast) {
@@ -340,17 +358,20 @@ Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOp
   const Device dev = src.device;
   Backend& be = backend(dev.type);
   const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
-  auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, Device::cpu());
+  // The host output of the CPU copies (impl/cpu/host_alloc.h): large outputs on huge pages
+  // from a cache, so a 64 MiB result does not pay 16384 first-touch faults (README.md).
+  auto out = impl::cpu::allocate_host(static_cast<std::size_t>(p.numel) * dz);
   if (p.numel == 0) return make_result(out, src, p);
   StreamHandle s = be.current_stream(dev.index);
   wait_producer(be, src, s);
   char* out_p = static_cast<char*>(out->data());
   const bool kernel = p.cast_site == CastSite::Device || p.gather;
   const int64_t ce = p.chunk_elems;
-  std::shared_ptr<Storage> scratch;
-  if (kernel) scratch = Storage::allocate(static_cast<std::size_t>(p.slots * ce) * lz, dev);
-  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, kernel);
+  const int host_threads = staging_host_threads(dev.type, opt);
   StreamHandle k = kernel ? cast_stream(be, dev.index) : nullptr;
+  std::shared_ptr<Storage> scratch;  // written by the kernels on k
+  if (kernel) scratch = allocate_device(static_cast<std::size_t>(p.slots * ce) * lz, dev, k);
+  std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, kernel);
   if (kernel && src.stream) wait_producer(be, src, k);
   SyncGuard guard(be, s);
   std::optional<SyncGuard> guard_k;
@@ -381,7 +402,7 @@ Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOp
     {
       ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused
       host_chunk(dense_layout(n, p.link_dtype), slot.host.data(), p.link_dtype, p.byteswap && p.link_dtype == p.src_dtype,
-                 out_p + start * int64_t(dz), p.dst_dtype, 0, n, opt.host_threads);
+                 out_p + start * int64_t(dz), p.dst_dtype, 0, n, host_threads);
     }
     if (c + p.slots < p.chunks) issue(c + p.slots);
   }
@@ -395,7 +416,7 @@ Tensor run_device_to_device(const ArrayView& src, const TransferPlan& p) {
   const Device a = src.device, b = p.dst_device;
   Backend& be = backend(b.type);
   const std::size_t dz = itemsize(p.dst_dtype), lz = itemsize(p.link_dtype);
-  auto out = Storage::allocate(static_cast<std::size_t>(p.numel) * dz, b);
+  auto out = allocate_device(static_cast<std::size_t>(p.numel) * dz, b, be.current_stream(b.index));
   if (p.numel == 0) return make_result(out, src, p);
   StreamHandle sa = be.current_stream(a.index);
   wait_producer(be, src, sa);
@@ -416,7 +437,7 @@ Tensor run_device_to_device(const ArrayView& src, const TransferPlan& p) {
   const void* crossing = src.data;
   SyncGuard guard_a(be, sa);
   if (cast_on_src || p.gather) {
-    tmp_a = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, a);
+    tmp_a = allocate_device(static_cast<std::size_t>(p.numel) * lz, a, sa);
     be.launch_cast(a.index, ordered_kernel(src, p, tmp_a->data(), p.link_dtype, 0, p.numel), sa);
     crossing = tmp_a->data();
   }
@@ -425,7 +446,7 @@ Tensor run_device_to_device(const ArrayView& src, const TransferPlan& p) {
   ready.block(sb);
   SyncGuard guard_b(be, sb);
   if (cast_on_dst) {
-    tmp_b = Storage::allocate(static_cast<std::size_t>(p.numel) * lz, b);
+    tmp_b = allocate_device(static_cast<std::size_t>(p.numel) * lz, b, sb);
     be.copy_async(tmp_b->data(), b, crossing, a, static_cast<std::size_t>(p.numel) * lz, sb);
     be.launch_cast(b.index, contiguous_kernel(tmp_b->data(), p.link_dtype, out->data(), p.dst_dtype, p.numel), sb);
   } else {
@@ -470,6 +491,23 @@ Tensor run_transfer(const ArrayView& src, const TransferPlan& p, const TransferO
     return to_device(view_of(h), p.dst_dtype, p.dst_device, options);
   }
   return run_device_to_device(src, p);
+}
+
+void stage_host_side(const ArrayView& src, const TransferPlan& p, const TransferOptions& opt) {
+  ASTENSOR_CHECK_VALUE(p.staged && p.src_device.is_cpu() && !p.dst_device.is_cpu(),
+                       "[transfer] stage_host_side needs a staged host -> device plan, got: ", p.str());
+  ASTENSOR_RANGE("stage_host_side");
+  Backend& be = backend(p.dst_device.type);
+  const int64_t ce = p.chunk_elems;
+  const int host_threads = staging_host_threads(p.dst_device.type, opt);
+  std::vector<Slot> ring =
+      make_ring(be, p.dst_device.index, p.slots, static_cast<std::size_t>(ce) * itemsize(p.link_dtype), false);
+  for (int64_t c = 0; c < p.chunks; ++c) {  // run_to_device's loop, without the copies
+    Slot& slot = ring[static_cast<std::size_t>(c % p.slots)];
+    const int64_t start = c * ce, n = std::min(ce, p.numel - start);
+    host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
+               host_threads);
+  }
 }
 
 Tensor to_device(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {

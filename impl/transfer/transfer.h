@@ -33,8 +33,8 @@ struct TransferOptions {
   std::size_t chunk_bytes = std::size_t(4) << 20;
   /// Slots in the ring (2-4).
   int slots = 3;
-  /// At most this many host threads fill or drain a slot; 0: as many as the CPU copies
-  /// would use for a chunk (impl/cpu threads_for: OpenMP, Note [OpenMP and fork]).
+  /// At most this many host threads fill or drain a slot; 0: staging_host_threads() (the CPU
+  /// copies' rule per chunk, impl/cpu threads_for, capped on sim; Note [OpenMP and fork]).
   int host_threads = 0;
   /// Overrides the cast placement rule (tests and benchmarks compare both placements).
   std::optional<CastSite> force_cast_site;
@@ -80,6 +80,19 @@ TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device,
 /// (impl::execute: no decision is taken again). Different backends (via_host) run as
 /// to_host then to_device.
 Tensor run_transfer(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
+
+/// The most host threads a transfer to or from `device_type` fills or drains a staging slot
+/// with: options.host_threads when set; else all the CPU copies may use (impl/cpu
+/// max_threads), minus one on sim, whose copy engine is a host thread (Note [Staging threads
+/// on sim] in README.md). Each chunk may use fewer (impl/cpu threads_for).
+int staging_host_threads(DeviceType device_type, const TransferOptions& options = {});
+
+/// Runs only the host side of a staged host -> device plan (describe_transfer of a pageable
+/// host source): fills the ring's pinned slots chunk by chunk with the same code, threads and
+/// slot sizes as run_transfer (gather + byteswap + host cast fused), but queues no copy and
+/// allocates no device memory, so benchmarks can hold the fill against host memcpy.
+/// ValueError when the plan is not staged host -> device.
+void stage_host_side(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
 
 /// Host source -> a new tensor of `dtype` on accelerator `device`.
 Tensor to_device(const ArrayView& host_src, DType dtype, Device device,

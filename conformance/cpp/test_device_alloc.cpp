@@ -1,0 +1,425 @@
+// The caching device allocator (impl/transfer/device_allocator.h, issue 6) on the device under
+// test: size bins, reuse hits, stream-ordered reuse (Note [Stream-ordered reuse]): same-stream
+// reuse at once, cross-stream reuse only after the free-time event, checked with data under
+// sim's random delays so a missing wait corrupts instead of passing by luck; the bounded
+// cache; failed allocations (fault injection, core/fault.h) trim the cache and retry, and a
+// still-failing one is a typed RuntimeError with the cache consistent; the transfer pipeline
+// through it keeps XFER-1/XFER-3 across threads and streams; nothing leaks (SEQ-6).
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "conformance/cpp/device_test_util.h"
+#include "core/error.h"
+#include "core/fault.h"
+#include "core/storage.h"
+#include "impl/sim/sim.h"
+#include "impl/transfer/device_allocator.h"
+#include "impl/transfer/transfer.h"
+#include "reference/as_tensor.h"
+
+using namespace astensor;
+using namespace astensor::testing;
+using transfer::DeviceAllocator;
+
+namespace {
+
+constexpr unsigned kDeviceAllocSite = 1u << static_cast<unsigned>(fault::Site::DeviceAlloc);
+
+std::vector<unsigned char> pattern(std::size_t n, unsigned seed) {
+  std::vector<unsigned char> v(n);
+  std::mt19937 rng(seed);
+  for (auto& b : v) b = static_cast<unsigned char>(rng());
+  return v;
+}
+
+std::vector<unsigned char> read_back(const Storage& st, std::size_t n) {
+  std::vector<unsigned char> out(n);
+  copy_bytes_sync(out.data(), Device::cpu(), st.data(), st.device(), n);
+  return out;
+}
+
+TEST(DeviceAllocBins, RoundSizeIsABinAtLeastTheRequestWithBoundedSlack) {
+  EXPECT_EQ(DeviceAllocator::round_size(0), 512u);
+  EXPECT_EQ(DeviceAllocator::round_size(1), 512u);
+  EXPECT_EQ(DeviceAllocator::round_size(512), 512u);
+  EXPECT_EQ(DeviceAllocator::round_size(513), 1024u);
+  EXPECT_EQ(DeviceAllocator::round_size(std::size_t(1) << 20), std::size_t(1) << 20);
+  EXPECT_EQ(DeviceAllocator::round_size((std::size_t(1) << 20) + 1), std::size_t(5) << 18);  // 1.25 MiB
+  EXPECT_EQ(DeviceAllocator::round_size(std::size_t(64) << 20), std::size_t(64) << 20);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    const std::size_t n = rng() % (std::size_t(1) << (8 + i % 24));
+    const std::size_t r = DeviceAllocator::round_size(n);
+    EXPECT_GE(r, n);
+    EXPECT_EQ(DeviceAllocator::round_size(r), r) << "a bin is its own bin";
+    if (n > 512) EXPECT_LE(r, n * 2) << n;
+    if (n > (std::size_t(1) << 20)) EXPECT_LE(r, n + n / 4 + 1) << n;
+  }
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), SameBinOnTheSameStreamIsAHit) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be);
+  Stream s(be, 0);
+  void* first = nullptr;
+  {
+    auto a = alloc.allocate(0, 1000, s.get());
+    first = a->data();
+    EXPECT_EQ(a->nbytes(), 1000u);
+    EXPECT_EQ(a->device(), test_device(0));
+    EXPECT_EQ(be.pointer_info(first).kind, MemoryKind::Device);
+    EXPECT_EQ(alloc.stats().in_use_blocks, 1u);
+  }
+  auto st = alloc.stats();
+  EXPECT_EQ(st.misses, 1u);
+  EXPECT_EQ(st.cached_blocks, 1u);
+  EXPECT_EQ(st.cached_bytes, 1024u);
+  EXPECT_EQ(st.in_use_blocks, 0u);
+  {
+    auto b = alloc.allocate(0, 900, s.get());  // same 1024-byte bin
+    EXPECT_EQ(b->data(), first);
+    auto c = alloc.allocate(0, 2000, s.get());  // another bin: a miss
+    EXPECT_NE(c->data(), first);
+  }
+  st = alloc.stats();
+  EXPECT_EQ(st.hits, 1u);
+  EXPECT_EQ(st.misses, 2u);
+  EXPECT_EQ(st.waits, 0u);
+  EXPECT_EQ(st.backend_allocs, 2u);
+  EXPECT_EQ(st.cached_blocks, 2u);
+  alloc.trim();
+  st = alloc.stats();
+  EXPECT_EQ(st.cached_blocks, 0u);
+  EXPECT_EQ(st.cached_bytes, 0u);
+  EXPECT_EQ(st.backend_frees, 2u);
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), SameStreamReuseIsStreamOrdered) {  // Note [Stream-ordered reuse]
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  sim::ScopedDelays delays(500, 2000);
+  DeviceAllocator alloc(be);
+  Stream s(be, 0);
+  const std::size_t n = 64 << 10;
+  for (unsigned round = 0; round < 8; ++round) {
+    const auto old_bytes = pattern(n, 2 * round), new_bytes = pattern(n, 2 * round + 1);
+    void* p = nullptr;
+    {
+      auto a = alloc.allocate(0, n, s.get());
+      p = a->data();
+      be.copy_async(a->data(), test_device(0), old_bytes.data(), Device::cpu(), n, s.get());
+    }  // freed while the delayed copy may still be queued
+    auto b = alloc.allocate(0, n, s.get());
+    EXPECT_EQ(b->data(), p) << "same stream: reused at once";
+    be.copy_async(b->data(), test_device(0), new_bytes.data(), Device::cpu(), n, s.get());
+    s.synchronize();
+    EXPECT_EQ(read_back(*b, n), new_bytes) << "round " << round;
+  }
+  EXPECT_EQ(alloc.stats().waits, 0u);
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), CrossStreamReuseWaitsForTheFreeTimeEvent) {  // Note [Stream-ordered reuse]
+  ASTENSOR_REQUIRE_DEVICES(1);
+  if (!testing_sim()) GTEST_SKIP() << "needs sim's random delays to keep the first stream busy";
+  Backend& be = test_backend();
+  // Every queued op sleeps 3-6 ms first: the write queued on stream A is still pending when
+  // the block is freed and asked for on stream B. Reusing it without waiting would let A's
+  // late write land over B's.
+  sim::ScopedDelays delays(3000, 6000);
+  DeviceAllocator alloc(be);
+  Stream a_stream(be, 0), b_stream(be, 0);
+  const std::size_t n = 32 << 10;
+  int same_block = 0;
+  for (unsigned round = 0; round < 6; ++round) {
+    const auto a_bytes = pattern(n, 100 + round), b_bytes = pattern(n, 200 + round);
+    void* p = nullptr;
+    {
+      auto x = alloc.allocate(0, n, a_stream.get());
+      p = x->data();
+      be.copy_async(x->data(), test_device(0), a_bytes.data(), Device::cpu(), n, a_stream.get());
+    }
+    auto y = alloc.allocate(0, n, b_stream.get());
+    same_block += y->data() == p;
+    be.copy_async(y->data(), test_device(0), b_bytes.data(), Device::cpu(), n, b_stream.get());
+    b_stream.synchronize();
+    a_stream.synchronize();  // A's write, if it were still coming, has landed now
+    EXPECT_EQ(read_back(*y, n), b_bytes) << "round " << round << ": the first stream's write leaked in";
+  }
+  const auto st = alloc.stats();
+  EXPECT_EQ(same_block, 6) << "the only cached block of the bin is reused (after the wait)";
+  EXPECT_GE(st.waits, 1u) << "the free-time event was pending at least once under 3-6 ms delays";
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), CompletedFreeEventsAreReusedAcrossStreamsWithoutWaiting) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be);
+  Stream a_stream(be, 0), b_stream(be, 0);
+  void* p = nullptr;
+  {
+    auto x = alloc.allocate(0, 4096, a_stream.get());
+    p = x->data();
+  }
+  a_stream.synchronize();  // the free-time event has completed
+  auto y = alloc.allocate(0, 4096, b_stream.get());
+  EXPECT_EQ(y->data(), p);
+  EXPECT_EQ(alloc.stats().hits, 1u);
+  EXPECT_EQ(alloc.stats().waits, 0u);
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), FreedOnADestroyedStreamIsStillReusable) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  if (!testing_sim()) GTEST_SKIP() << "a destroyed CUDA stream handle may not be used at all (documented rule)";
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be);
+  Stream other(be, 0);
+  void* p = nullptr;
+  {
+    Stream gone(be, 0);
+    auto x = alloc.allocate(0, 4096, gone.get());
+    p = x->data();
+    gone.reset();
+  }  // freed after its stream was destroyed: the device is synchronized instead
+  auto y = alloc.allocate(0, 4096, other.get());
+  EXPECT_EQ(y->data(), p);
+  EXPECT_EQ(alloc.stats().waits, 0u);
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), TheCacheIsBounded) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be, 4096);
+  StreamHandle s = be.current_stream(0);
+  {
+    auto a = alloc.allocate(0, 2048, s);
+    auto b = alloc.allocate(0, 2048, s);
+    auto c = alloc.allocate(0, 2048, s);
+  }
+  auto st = alloc.stats();
+  EXPECT_EQ(st.cached_bytes, 4096u);
+  EXPECT_EQ(st.cached_blocks, 2u);
+  EXPECT_EQ(st.backend_frees, 1u) << "the block that did not fit went back to the backend";
+  {
+    auto big = alloc.allocate(0, 8192, s);  // larger than the whole bound
+  }
+  st = alloc.stats();
+  EXPECT_EQ(st.cached_bytes, 4096u);
+  EXPECT_EQ(st.backend_frees, 2u);
+  DeviceAllocator none(be, 0);  // ASTENSOR_DEVICE_CACHE_BYTES=0: no caching
+  {
+    auto a = none.allocate(0, 100, s);
+  }
+  {
+    auto b = none.allocate(0, 100, s);
+  }
+  EXPECT_EQ(none.stats().hits, 0u);
+  EXPECT_EQ(none.stats().backend_frees, 2u);
+  EXPECT_EQ(none.stats().cached_blocks, 0u);
+}
+
+TEST(DEVICE_SUITE(DeviceAlloc), ShutdownGivesEverythingBack) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be);
+  StreamHandle s = be.current_stream(0);
+  auto live = alloc.allocate(0, 1000, s);
+  { auto cached = alloc.allocate(0, 5000, s); }
+  EXPECT_EQ(alloc.stats().cached_blocks, 1u);
+  alloc.shutdown();
+  EXPECT_EQ(alloc.stats().cached_blocks, 0u);
+  live.reset();  // freed after shutdown: straight back to the backend
+  const auto st = alloc.stats();
+  EXPECT_EQ(st.cached_blocks, 0u);
+  EXPECT_EQ(st.in_use_blocks, 0u);
+  EXPECT_EQ(st.backend_frees, 2u);
+}
+
+// --- failures (issue 7's fault points) ----------------------------------------------------
+
+TEST(DEVICE_SUITE(DeviceAllocFault), AFailedAllocationFreesTheCacheAndRetries) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  if (!testing_sim()) GTEST_SKIP() << "fault points are in sim's allocations";
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be);
+  StreamHandle s = be.current_stream(0);
+  { auto cached = alloc.allocate(0, 4096, s); }
+  ASSERT_EQ(alloc.stats().cached_blocks, 1u);
+  fault::arm(1, kDeviceAllocSite);
+  std::shared_ptr<Storage> got;
+  EXPECT_NO_THROW(got = alloc.allocate(0, 10000, s));  // a miss: the backend fails once
+  const bool fired = fault::fired();
+  fault::disarm();
+  EXPECT_TRUE(fired);
+  ASSERT_TRUE(got);
+  const auto st = alloc.stats();
+  EXPECT_EQ(st.oom_retries, 1u);
+  EXPECT_EQ(st.oom_failures, 0u);
+  EXPECT_EQ(st.cached_blocks, 0u) << "the cache was freed before the retry";
+  EXPECT_EQ(st.in_use_blocks, 1u);
+  const auto bytes = pattern(10000, 3);
+  copy_bytes_sync(got->data(), got->device(), bytes.data(), Device::cpu(), bytes.size());
+  EXPECT_EQ(read_back(*got, bytes.size()), bytes);
+}
+
+TEST(DEVICE_SUITE(DeviceAllocFault), AStillFailingAllocationIsATypedErrorWithTheCacheConsistent) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be);
+  StreamHandle s = be.current_stream(0);
+  auto live = alloc.allocate(0, 3000, s);
+  { auto cached = alloc.allocate(0, 4096, s); }
+  const long long storages = storage_stats().live_allocations;
+  // More than any address space: the backend fails before and after the trim.
+  const std::size_t huge = std::size_t(1) << 52;
+  try {
+    auto never = alloc.allocate(0, huge, s);
+    ADD_FAILURE() << "allocated 4 PiB";
+  } catch (const RuntimeError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("[device_alloc]"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::to_string(huge)), std::string::npos) << what;
+    EXPECT_NE(what.find(test_device(0).str()), std::string::npos) << what;
+    EXPECT_NE(what.find("after freeing"), std::string::npos) << what;
+  }
+  auto st = alloc.stats();
+  EXPECT_EQ(st.oom_retries, 1u);
+  EXPECT_EQ(st.oom_failures, 1u);
+  EXPECT_EQ(st.cached_blocks, 0u);
+  EXPECT_EQ(st.cached_bytes, 0u);
+  EXPECT_EQ(st.in_use_blocks, 1u) << "the live block is untouched";
+  EXPECT_EQ(storage_stats().live_allocations, storages) << "nothing allocated (SEQ-6)";
+  // The allocator still works, and the live block still holds its bytes.
+  const auto bytes = pattern(3000, 9);
+  copy_bytes_sync(live->data(), live->device(), bytes.data(), Device::cpu(), bytes.size());
+  EXPECT_EQ(read_back(*live, bytes.size()), bytes);
+  auto again = alloc.allocate(0, 4096, s);
+  EXPECT_TRUE(again);
+  // With an empty cache there is nothing to retry with: the injected failure surfaces, typed.
+  if (testing_sim()) {
+    again.reset();
+    alloc.trim();
+    fault::arm(1, kDeviceAllocSite);
+    try {
+      auto never = alloc.allocate(0, 8192, s);
+      ADD_FAILURE() << "the injected failure was swallowed";
+    } catch (const RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find("[fault] injected"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("nothing to free"), std::string::npos) << e.what();
+    }
+    fault::disarm();
+    EXPECT_EQ(alloc.stats().in_use_blocks, 1u);
+  }
+}
+
+// --- through the transfer pipeline (the process-wide allocator) ----------------------------
+
+TEST(DEVICE_SUITE(DeviceAllocPipeline), RepeatedTransfersHitTheCache) {  // XFER-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  DeviceAllocator& alloc = transfer::device_allocator(test_device_type());
+  std::vector<float> src(50000);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i) * 0.5f - 3;
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float32, {250, 200});
+  const Tensor want = copy_plain(v, DType::float64, Device::cpu());
+  { Tensor warm = transfer::to_device(v, DType::float64, test_device(0)); }
+  const auto before = alloc.stats();
+  for (int i = 0; i < 5; ++i) {
+    Tensor d = transfer::to_device(v, DType::float64, test_device(0));
+    expect_same_tensor(transfer::to_host(view_of(d), DType::float64), want, "round " + std::to_string(i));
+  }
+  const auto after = alloc.stats();
+  EXPECT_EQ(after.misses, before.misses) << "every output and scratch block came from the cache";
+  EXPECT_GE(after.hits - before.hits, 5u);
+  EXPECT_EQ(after.in_use_blocks, before.in_use_blocks);
+}
+
+TEST(DEVICE_SUITE(DeviceAllocPipeline), OutputsFreedAtOnceAndReusedAcrossThreadsAndStreams) {  // XFER-1, XFER-3
+  ASTENSOR_REQUIRE_DEVICES(2);
+  sim::ScopedDelays delays(0, 300);
+  Backend& be = test_backend();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&, t] {
+      const int dev = t % 2;
+      const StreamHandle previous = be.current_stream(dev);
+      Stream mine(be, dev);  // each thread's conversions run on its own current stream
+      be.set_current_stream(dev, mine.get());
+      for (int i = 0; i < 12; ++i) {
+        std::vector<int32_t> src(6000 + 500 * (i % 3));
+        for (std::size_t k = 0; k < src.size(); ++k) src[k] = int32_t(k * 7 + 1000 * t + i);
+        ArrayView v = ArrayView::contiguous(src.data(), DType::int32, {int64_t(src.size())});
+        transfer::TransferOptions o;
+        o.chunk_bytes = 8192;
+        o.slots = 2;
+        const DType to = i % 2 ? DType::int64 : DType::int16;  // widening (device cast) / narrowing (host)
+        Tensor d = transfer::to_device(v, to, test_device(dev), o);
+        std::fill(src.begin(), src.end(), -1);  // XFER-1: the source may change at once
+        Tensor back = transfer::to_host(view_of(d), DType::int32, o);
+        d = Tensor();  // the device block returns to the cache right away
+        const auto got = back.to_double_vector();
+        for (std::size_t k = 0; k < got.size(); ++k) {
+          const int32_t want = to == DType::int16 ? int32_t(int16_t(k * 7 + 1000 * t + i)) : int32_t(k * 7 + 1000 * t + i);
+          if (got[k] != double(want)) {
+            ++failures;
+            break;
+          }
+        }
+      }
+      be.set_current_stream(dev, previous);
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(DEVICE_SUITE(DeviceAllocPipeline), AFailedDeviceAllocationInAConversionIsRetriedAfterTrimming) {  // XFER-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  if (!testing_sim()) GTEST_SKIP() << "fault points are in sim's allocations";
+  DeviceAllocator& alloc = transfer::device_allocator(test_device_type());
+  std::vector<double> src(7777);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = double(i) / 8;
+  ArrayView v = ArrayView::contiguous(src.data(), DType::float64, {7777});
+  const Tensor want = copy_plain(v, DType::float32, Device::cpu());
+  { Tensor warm = transfer::to_device(v, DType::float64, test_device(0)); }  // something cached
+  ASSERT_GT(alloc.stats().cached_blocks, 0u);
+  const auto before = alloc.stats();
+  const auto storages = storage_stats().live_allocations;
+  fault::arm(1, kDeviceAllocSite);
+  Tensor d;
+  EXPECT_NO_THROW(d = transfer::to_device(v, DType::float32, test_device(0)));  // a new bin: a miss
+  const bool fired = fault::fired();
+  fault::disarm();
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(alloc.stats().oom_retries, before.oom_retries + 1);
+  expect_same_tensor(transfer::to_host(view_of(d), DType::float32), want, "after the retry");
+  d = Tensor();
+  EXPECT_EQ(storage_stats().live_allocations, storages);
+}
+
+TEST(DEVICE_SUITE(DeviceAllocPipeline), NothingLeaksAndTheReferenceDoesNotUseTheCache) {  // SEQ-6
+  ASTENSOR_REQUIRE_DEVICES(1);
+  DeviceAllocator& alloc = transfer::device_allocator(test_device_type());
+  std::vector<uint8_t> src(3000, 7);
+  ArrayView v = ArrayView::contiguous(src.data(), DType::uint8, {3000});
+  const auto storages = storage_stats().live_allocations;
+  const auto before = alloc.stats();
+  {
+    Options o;
+    o.device = test_device(0);
+    Tensor r = reference::as_tensor(v, o);
+    EXPECT_EQ(alloc.stats().in_use_blocks, before.in_use_blocks) << "the reference allocates from the backend";
+    Tensor d = transfer::to_device(v, DType::float32, test_device(0));
+    EXPECT_EQ(alloc.stats().in_use_blocks, before.in_use_blocks + 1);
+  }
+  EXPECT_EQ(storage_stats().live_allocations, storages);
+  EXPECT_EQ(alloc.stats().in_use_blocks, before.in_use_blocks);
+}
+
+}  // namespace
