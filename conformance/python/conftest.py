@@ -2,8 +2,9 @@
 
 Run from the repository root after building (ci/stages/20-python does this):
     PYTHONPATH=build/default/python HYPOTHESIS_PROFILE=ci python -m pytest -q conformance/python
-Hypothesis profiles: "ci" (derandomized, 100 examples, no deadline) and "dev" (random, 30
-examples, prints reproduction blobs). Every failing example prints the call to paste.
+Hypothesis profiles: "ci" (derandomized, 100 examples, no deadline), "asan" (the same with 25
+examples, for ci/stages/25-python-asan) and "dev" (random, 30 examples, prints reproduction
+blobs). Every failing example prints the call to paste.
 """
 
 import os
@@ -23,6 +24,12 @@ except ImportError as e:  # a clear message instead of 50 collection errors
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+# ci/stages/25-python-asan: the same properties, fewer examples (the module is a Debug
+# ASan + UBSan build there, several times slower).
+settings.register_profile(
+    "asan", max_examples=25, deadline=None, derandomize=True, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.function_scoped_fixture])
 settings.register_profile(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import os
+import weakref
+
 import numpy as np
 
 from adapters import numpy_dtype
@@ -52,3 +57,53 @@ def bits(a: np.ndarray) -> bytes:
 def data_start(a: np.ndarray) -> int:
     """Address of element [0, ..., 0] of an array."""
     return a.__array_interface__["data"][0]
+
+
+def assert_lifetime(make_producer, convert, *, kept: bool = True, check=None, what: str = ""):
+    """ARR-2: `convert(producer)` keeps the producer alive exactly as long as the result lives
+    (kept=True; a shared source), or holds no reference to it at all (kept=False; a copy), and
+    the producer is released exactly once. make_producer() must return a new weak-referenceable
+    object that nobody else holds (this helper drops its own reference to see who else keeps
+    it); check(result), if given, must return True while the result is alive and its producer
+    gone from every other place (the result's values, for instance)."""
+    released = []
+    p = make_producer()
+    weakref.finalize(p, released.append, 1)
+    t = convert(p)
+    del p
+    gc.collect()
+    if kept:
+        assert released == [], f"{what}: the producer was released while the result lives"
+    else:
+        assert released == [1], f"{what}: a copy still holds its source"
+    if check is not None:
+        assert check(t), f"{what}: check failed on the result once the producer was dropped"
+    del t
+    gc.collect()
+    assert released == [1], f"{what}: the producer was released {len(released)} times, not once"
+
+
+def _asan_allocated_bytes():
+    """ASan's count of live heap bytes, or None when the ASan runtime is not loaded."""
+    try:
+        fn = ctypes.CDLL(None).__sanitizer_get_current_allocated_bytes
+    except (AttributeError, OSError):
+        return None
+    fn.restype = ctypes.c_size_t
+    return fn
+
+
+def under_asan() -> bool:
+    """True when the process runs with the AddressSanitizer runtime (ci/stages/25-python-asan)."""
+    return _asan_allocated_bytes() is not None
+
+
+def memory_in_use() -> int:
+    """Bytes of memory the process holds, for growth checks: the live heap bytes ASan counts
+    when its runtime is loaded (ASan keeps freed blocks in a quarantine, so resident memory
+    grows under it without any leak), else the resident set size."""
+    fn = _asan_allocated_bytes()
+    if fn is not None:
+        return int(fn())
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

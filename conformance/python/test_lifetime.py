@@ -9,6 +9,7 @@ import pytest
 
 import astensor
 import strategies as S
+from helpers import assert_lifetime
 
 
 class Arr(np.ndarray):
@@ -21,15 +22,8 @@ def _cycle():
 
 def test_arr2_ndarray_kept_alive_then_released(impl):
     """ARR-2: the array lives while the tensor (or a view of its storage) lives."""
-    a = np.arange(10.0).view(Arr)
-    w = weakref.ref(a)
-    t = impl.as_tensor(a[2:])
-    del a
-    _cycle()
-    assert w() is not None
-    del t
-    _cycle()
-    assert w() is None
+    assert_lifetime(lambda: np.arange(10.0).view(Arr), lambda a: impl.as_tensor(a[2:]),
+                    what=f"{impl.name}: ndarray slice")
 
 
 def test_arr2_refcount_exactly_once(impl):
@@ -56,48 +50,34 @@ def test_arr2_buffer_export_held_and_released(impl):
     assert len(b) == 5
 
 
+class Exporter:
+    """Speaks only __array_interface__ (ARR-9)."""
+
+    def __init__(self):
+        self.a = np.arange(3.0)
+        self.__array_interface__ = self.a.__array_interface__
+
+
 def test_arr2_array_interface_exporter_kept(impl):
     """ARR-2 / ARR-9: an __array_interface__ exporter stays alive while the tensor lives."""
     impl.diverges("ARR-9")
-
-    class Exporter:
-        def __init__(self):
-            self.a = np.arange(3.0)
-            self.__array_interface__ = self.a.__array_interface__
-
-    e = Exporter()
-    w = weakref.ref(e)
-    t = impl.as_tensor(e)
-    del e
-    _cycle()
-    assert w() is not None and impl.values(t).tolist() == [0.0, 1.0, 2.0]
-    del t
-    _cycle()
-    assert w() is None
+    assert_lifetime(Exporter, impl.as_tensor,
+                    check=lambda t: impl.values(t).tolist() == [0.0, 1.0, 2.0],
+                    what=f"{impl.name}: __array_interface__ exporter")
 
 
 def test_arr2_dlpack_producer_released(impl):
     """ARR-2 / DLP-1: a DLPack producer's memory is released when the tensor dies."""
-    a = np.arange(3.0)
-    w = weakref.ref(a)
-    t = impl.as_tensor(S.DLPackOnly(a))
-    del a
-    _cycle()
-    assert w() is not None
-    del t
-    _cycle()
-    assert w() is None
+    assert_lifetime(lambda: np.arange(3.0), lambda a: impl.as_tensor(S.DLPackOnly(a)),
+                    what=f"{impl.name}: DLPack producer")
 
 
 def test_arr2_copies_do_not_hold_the_source(impl):
     """ARR-2: a copy (dtype change) holds no reference to the source."""
-    a = np.arange(3.0).view(Arr)
-    w = weakref.ref(a)
-    t = impl.as_tensor(a, dtype=impl.dtype("float32"))
-    del a
-    _cycle()
-    assert w() is None
-    assert impl.values(t).tolist() == [0.0, 1.0, 2.0]
+    assert_lifetime(lambda: np.arange(3.0).view(Arr),
+                    lambda a: impl.as_tensor(a, dtype=impl.dtype("float32")), kept=False,
+                    check=lambda t: impl.values(t).tolist() == [0.0, 1.0, 2.0],
+                    what=f"{impl.name}: float32 copy")
 
 
 def test_tensor_weakref_and_no_leak_on_errors():

@@ -3,12 +3,12 @@ several threads converting at once.
 
 ARR-2: the tensor keeps its source alive as long as it (or a view) lives, and releases it
 exactly once afterwards; checked with weakref callbacks, sys.getrefcount and DLPack deleter
-counts. Over 100,000 conversions the process's resident memory must not grow (a leak of one
-small Storage or Tensor per conversion would show as several MiB). Threads converting at once
-give exactly the serial results (XFER-3)."""
+counts. Over 100,000 conversions the process's memory (resident, or ASan's live heap bytes
+under ASan) must not grow (a leak of one small Storage or Tensor per conversion would show as
+several MiB). Threads converting at once, small arrays (GIL held) and large ones (GIL released,
+so the copies overlap), give exactly the serial results (XFER-3)."""
 
 import gc
-import os
 import sys
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +17,11 @@ import numpy as np
 import pytest
 
 import astensor
+import strategies as S
+from helpers import memory_in_use, under_asan
 from test_dlpack import Producer
 
 N_CONVERSIONS = 100_000
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class ArrayInterfaceOnly:
@@ -86,14 +83,35 @@ def test_arr2_dlpack_deleter_runs_once_per_capsule():
     assert [p.calls for p in producers] == [1] * len(producers)
 
 
+class Arr(np.ndarray):
+    """An ndarray subclass, to count releases of fresh producers with weakref callbacks."""
+
+
 def test_no_memory_growth_over_100k_conversions():
-    """Issue 7: 100,000 conversions of every producer kind leave resident memory flat (the
-    bound is tolerant of allocator noise; a per-conversion leak of even 64 bytes would add
-    6 MiB)."""
+    """Issue 7 / ARR-2: 100,000 conversions of every producer kind leave memory flat (resident
+    memory, or ASan's live heap bytes under ASan: helpers.memory_in_use; the bound is tolerant
+    of allocator noise, while a per-conversion leak of even 64 bytes would add 6 MiB); the
+    long-lived producers' refcounts are back at their exact baselines; and every fresh
+    producer (an ndarray shared directly, one shared through DLPack) was released exactly
+    once, counted by weakref callbacks."""
     a = np.arange(256, dtype=np.float64)
     ai = ArrayInterfaceOnly(a)
     ba = bytearray(a.tobytes())
     lst = [[1, 2.5], [3, 4]]
+    created, released = [0], [0]
+    refs = {}  # id -> weakref: a weakref must outlive its referent to call back
+
+    def on_release(r):
+        released[0] += 1
+        del refs[id(r)]
+
+    def fresh():
+        p = np.arange(16, dtype=np.float32).view(Arr)
+        r = weakref.ref(p, on_release)
+        refs[id(r)] = r
+        created[0] += 1
+        return p
+
     sources = [
         lambda: astensor.as_tensor(a),
         lambda: astensor.as_tensor(a, dtype=astensor.float32),   # a copy (ARR-11)
@@ -101,20 +119,29 @@ def test_no_memory_growth_over_100k_conversions():
         lambda: astensor.as_tensor(memoryview(ba)),
         lambda: astensor.as_tensor(lst),
         lambda: astensor.as_tensor(a[::-2], copy=True),
+        lambda: astensor.as_tensor(fresh()[1:]),                  # shared (ARR-1)
+        lambda: astensor.as_tensor(S.DLPackOnly(fresh())),         # shared via DLPack (DLP-1)
     ]
+
     def run(n):
         for i in range(n):
             t = sources[i % len(sources)]()
             del t
     run(20_000)  # warm up caches, allocator arenas
     gc.collect()
-    rss0 = _rss_bytes()
+    counts = [sys.getrefcount(x) for x in (a, ai, ba, lst)]
+    created0 = created[0]
+    mem0 = memory_in_use()
     run(N_CONVERSIONS)
     gc.collect()
-    growth = _rss_bytes() - rss0
-    print(f"reliability: {N_CONVERSIONS} conversions, RSS growth {growth / 2**20:.2f} MiB")
-    assert growth < 4 * 2**20, f"RSS grew by {growth} bytes over {N_CONVERSIONS} conversions"
-    assert sys.getrefcount(a) < 10 and sys.getrefcount(ai) < 10
+    growth = memory_in_use() - mem0
+    print(f"reliability: {N_CONVERSIONS} conversions, memory growth {growth / 2**20:.2f} MiB"
+          f" ({'ASan live heap' if under_asan() else 'RSS'})")
+    assert growth < 4 * 2**20, f"memory grew by {growth} bytes over {N_CONVERSIONS} conversions"
+    assert [sys.getrefcount(x) for x in (a, ai, ba, lst)] == counts
+    assert created[0] - created0 == 2 * N_CONVERSIONS // len(sources)
+    assert released == created and not refs, \
+        f"{created[0]} fresh producers, {released[0]} released"
 
 
 def _work(seed: int):
@@ -151,3 +178,39 @@ def test_threads_share_sim_transfers_like_serial():
     with ThreadPoolExecutor(max_workers=6) as ex:
         parallel = list(ex.map(work, range(24)))
     assert all(np.array_equal(x, y) for x, y in zip(serial, parallel))
+
+
+def _work_large(seed: int):
+    """Conversions of 2-4 MiB arrays: above entry.cpp's 1 MiB threshold, so each runs without
+    the GIL (test_reliability_gil.py) and the threads' copies really overlap, sharing the CPU
+    kernels' threads and, on sim, the pinned staging pool and the sim streams."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((512, 1024))                                   # 4 MiB float64
+    out = [
+        astensor.as_tensor(a.T, dtype=astensor.float32),                   # cast, TEN-3 order
+        astensor.as_tensor(a[::2, ::-1], copy=True),                       # strided gather
+        astensor.as_tensor(a.astype(">f8")),                               # byte swap (ARR-4)
+        astensor.reference.as_tensor(a[:, ::2], dtype=astensor.float16),
+        astensor.as_tensor(astensor.as_tensor(a), dtype=astensor.bfloat16),  # tensor cast
+    ]
+    if astensor.device_count("sim") > 0:
+        d = astensor.as_tensor(a[::-1], dtype=astensor.float32, device="sim:0")
+        out.append(astensor.as_tensor(d, device="cpu"))                   # there and back
+        if astensor.device_count("sim") > 1:
+            out.append(astensor.as_tensor(astensor.as_tensor(d, device="sim:1"), device="cpu"))
+    return [(r.dtype.name, tuple(r.shape), tuple(r.strides),
+             np.ascontiguousarray(np.asarray(r)).view(np.uint8).tobytes()) for r in out]
+
+
+def test_threads_convert_large_arrays_concurrently_like_serial():
+    """XFER-3 / XFER-2, issue 7: 6 threads converting arrays large enough to release the GIL
+    (so their copies run at the same time, CPU and sim) give bit for bit the serial results:
+    dtype, shape, strides and bytes."""
+    seeds = list(range(12))
+    serial = [_work_large(s) for s in seeds]
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        parallel = list(ex.map(_work_large, seeds))
+    for s, (x, y) in enumerate(zip(serial, parallel)):
+        assert len(x) == len(y)
+        for k, (u, v) in enumerate(zip(x, y)):
+            assert u == v, f"seed {s}, conversion {k}: threaded result differs from the serial one"

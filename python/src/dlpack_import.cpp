@@ -1,6 +1,7 @@
 // DLPack import (DLP-1, DLP-2): capsules (versioned and legacy), objects with __dlpack__, and
 // the DLPack C exchange API fast path for CPU producers.
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/backend.h"
@@ -67,7 +68,10 @@ ArrayView view_from_dltensor(const DLImport& in) {
       v.byte_strides[static_cast<std::size_t>(i)] = b;
     }
   }
-  v.data = static_cast<const char*>(t.data) + t.byte_offset;
+  // In integers: a hostile byte_offset (2**63 on a zero-size tensor, say) must not be
+  // pointer arithmetic out of bounds, which is undefined (UBSan found it); validate() then
+  // refuses any touched byte range that wraps.
+  v.data = reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(t.data) + t.byte_offset);
   if (t.data == nullptr && t.byte_offset == 0) v.data = nullptr;
   return v;
 }

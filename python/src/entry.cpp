@@ -234,10 +234,18 @@ bool worth_releasing_gil(const Source& s) {
       if (d <= 0) return false;
       if (__builtin_mul_overflow(n, d, &n)) return false;  // validate() reports it
     }
-    return n * static_cast<int64_t>(itemsize(v->dtype)) >= kReleaseGilBytes;
+    // The byte count can overflow where the element count does not (a hostile shape such
+    // as (2**62,) of int16): UBSan found it; such a view is refused by validate() anyway.
+    int64_t bytes = 0;
+    if (__builtin_mul_overflow(n, static_cast<int64_t>(itemsize(v->dtype)), &bytes)) return false;
+    return bytes >= kReleaseGilBytes;
   }
-  if (const auto* t = std::get_if<Tensor>(&s))
-    return t->defined() && t->numel() * static_cast<int64_t>(t->itemsize()) >= kReleaseGilBytes;
+  if (const auto* t = std::get_if<Tensor>(&s)) {
+    int64_t bytes = 0;
+    return t->defined() &&
+           !__builtin_mul_overflow(t->numel(), static_cast<int64_t>(t->itemsize()), &bytes) &&
+           bytes >= kReleaseGilBytes;
+  }
   return false;
 }
 
