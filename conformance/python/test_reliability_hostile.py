@@ -10,6 +10,7 @@ the object's own exception passed through), never crashes; DLPack deleters still
 - __dlpack__ / __dlpack_device__ that raise or return junk, and hand-built capsules with
   bogus versions, dtypes, shapes, strides and offsets (DLP-1)."""
 
+import ctypes
 import gc
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import astensor
-from test_dlpack import Producer
+from test_dlpack import Producer, _capsule_new
 
 CLEAN = (TypeError, ValueError, OverflowError, BufferError, RuntimeError)
 
@@ -267,4 +268,118 @@ def test_dlp1_bogus_capsules_are_clean_and_deleted_once(shape, strides, code, bi
     del r
     if p.calls != 1:  # a traceback cycle may still hold it (gc.collect() costs ~0.5 s here)
         gc.collect()
+    assert p.calls == 1
+
+
+# --- regressions found by the libFuzzer targets (fuzz/README.md, "Found and fixed") ----------
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["versioned", "legacy"])
+@pytest.mark.parametrize("offset", [64, 2**63 + 5], ids=["small", "huge"])
+def test_dlp1_null_data_with_byte_offset_is_refused(legacy, offset):
+    """DLP-1 (fuzz_dlpack_import): data == NULL with a non-zero byte_offset was turned into the
+    pointer NULL + offset (undefined behaviour; 0x40 was then read and crashed). A NULL base
+    with elements is refused with ValueError; with no elements it gives an empty tensor. The
+    deleter runs once either way."""
+    buf = np.zeros(4, np.int32)
+    p = Producer(buf, (4,), byte_offset=offset, legacy=legacy)
+    p.m.dl_tensor.data = None
+    with pytest.raises(ValueError, match="null|NULL"):
+        astensor.as_tensor(p.capsule)
+    gc.collect()
+    assert p.calls == 1
+    q = Producer(buf, (0, 3), byte_offset=offset, legacy=legacy)
+    q.m.dl_tensor.data = None
+    t = astensor.as_tensor(q.capsule)
+    assert tuple(t.shape) == (0, 3)
+    del t
+    gc.collect()
+    assert q.calls == 1
+
+
+class DeviceLiar:
+    def __init__(self, device):
+        self.device = device
+        self.buf = np.arange(3.0)
+
+    def __dlpack__(self, **kw):
+        return self.buf.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self.device
+
+
+@pytest.mark.parametrize("device,err", [
+    (("cpu", 0), TypeError), ((1.0, 0), TypeError), ((True, 0), TypeError),
+    ((2**70, 0), ValueError), ((-2**70, 0), ValueError),
+], ids=["str", "float", "bool", "huge", "huge-negative"])
+def test_dlp1_dlpack_device_type_must_be_an_int(device, err):
+    """DLP-1 (fuzz_dlpack_import): a __dlpack_device__ whose device type is not an int gave
+    pybind11's untyped RuntimeError("Unable to cast ..."); now a TypeError (ValueError for an
+    int no device type can be) naming the method and the value."""
+    with pytest.raises(err, match="__dlpack_device__"):
+        astensor.as_tensor(DeviceLiar(device))
+
+
+def test_dlp1_arr9_zero_size_huge_dims_with_implicit_strides():
+    """DLP-1, ARR-9 (fuzz_dlpack_import): NULL DLPack strides (and an __array_interface__
+    without 'strides') over a zero-size shape with huge dimensions, e.g. (0, 2**61) int64:
+    the C-contiguous byte strides overflowed int64 (undefined behaviour). They wrap like
+    core's contiguous_strides (a zero-size view addresses nothing) and the view is shared."""
+    buf = np.zeros(4, np.int64)
+    p = Producer(buf, (0, 2**61), code=0, bits=64)
+    t = astensor.as_tensor(p.capsule)
+    assert tuple(t.shape) == (0, 2**61)
+    del t
+    gc.collect()
+    assert p.calls == 1
+
+    class AI:
+        __array_interface__ = {"version": 3, "shape": (0, 2**61), "typestr": "<i8",
+                               "data": (0, False)}
+    assert tuple(astensor.as_tensor(AI()).shape) == (0, 2**61)
+
+
+class _ExchangeHeader(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32),
+                ("prev_api", ctypes.c_void_p)]
+
+
+_EXPORT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
+
+
+class _ExchangeAPI(ctypes.Structure):
+    _fields_ = [("header", _ExchangeHeader), ("allocator", ctypes.c_void_p), ("export", _EXPORT),
+                ("to_py", ctypes.c_void_p), ("dltensor_from", ctypes.c_void_p),
+                ("stream", ctypes.c_void_p)]
+
+
+_EXCHANGE_NAME = b"dlpack_exchange_api"
+_KEEP = []  # the C tables outlive the tests: the importer caches them per type
+
+
+def test_dlp1_exchange_api_foreign_major_version_is_refused_before_reading_the_tensor():
+    """DLP-1 (fuzz_dlpack_import): a tensor from the DLPack C exchange table with another major
+    version had its dl_tensor.device read (a field whose layout only major 1 fixes) before the
+    version check; with device CUDA it was deleted and the __dlpack__ fallback ran instead
+    of refusing it. Now: ValueError naming the version, the deleter run once."""
+    buf = np.zeros(4, np.int32)
+    p = Producer(buf, (4,), major=2, device=(2, 0))
+
+    def export(_obj, out):
+        out[0] = ctypes.addressof(p.m)
+        return 0
+
+    api = _ExchangeAPI(_ExchangeHeader(1, 3, None), None, _EXPORT(export), None, None, None)
+    _KEEP.append(api)
+    cap = _capsule_new(ctypes.addressof(api), _EXCHANGE_NAME, None)
+
+    class ExchangeOnly:
+        __dlpack_c_exchange_api__ = cap
+
+        def __dlpack__(self, **kw):
+            raise BufferError("only the C exchange API")
+
+    with pytest.raises(ValueError, match="major version"):
+        astensor.as_tensor(ExchangeOnly())
+    gc.collect()
     assert p.calls == 1

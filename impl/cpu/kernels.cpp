@@ -3,6 +3,9 @@
 #include "impl/cpu/kernels.h"
 
 #include <atomic>
+#if defined(__x86_64__)
+#include <cpuid.h>  // F16C (detect())
+#endif
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -76,9 +79,12 @@ template <class To, class From, bool Swap, bool Contig>
 Isa detect() {
 #if defined(ASTENSOR_HAVE_ISA_VARIANTS)
   __builtin_cpu_init();
-  // libgcc's detection also checks that the OS saves the wide registers (XCR0).
+  // The runtime's detection of "avx2" also checks that the OS saves the wide registers
+  // (XCR0). F16C comes from cpuid directly: clang 14's __builtin_cpu_supports knows no "f16c".
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c"))
+      __builtin_cpu_supports("bmi2") && f16c)
     return Isa::Avx2;
 #endif
   return Isa::Baseline;

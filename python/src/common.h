@@ -69,6 +69,16 @@ inline Dims dims_of(const ssize_t* p, int n) {
   return Dims(std::span<const int64_t>(reinterpret_cast<const int64_t*>(p), static_cast<std::size_t>(n)));
 }
 
+/// C-contiguous byte strides: core's contiguous_strides() times the item size, wrapping as
+/// it does. Only a zero-size shape (whose strides address nothing) or one that validate()
+/// refuses (numel * itemsize beyond int64) can overflow; signed overflow would be UB
+/// (issue 7, fuzz_dlpack_import / fuzz_interface_dict).
+inline Dims contiguous_byte_strides(std::span<const int64_t> shape, std::size_t isz) {
+  Dims st = contiguous_strides(shape);
+  for (auto& x : st) x = static_cast<int64_t>(static_cast<uint64_t>(x) * isz);
+  return st;
+}
+
 /// The Python type name of an object, for messages ("str", "numpy.ndarray").
 std::string type_name(PyObject* o);
 /// repr(o), shortened to about 80 characters; never throws.

@@ -1,7 +1,6 @@
 // DLPack import (DLP-1, DLP-2): capsules (versioned and legacy), objects with __dlpack__, and
 // the DLPack C exchange API fast path for CPU producers.
 
-#include <cstdint>
 #include <cstring>
 
 #include "core/backend.h"
@@ -57,8 +56,7 @@ ArrayView view_from_dltensor(const DLImport& in) {
   checked_numel(v.shape.span());  // ValueError for negative sizes before anything else
   const int64_t isz = static_cast<int64_t>(itemsize(*dt));
   if (t.strides == nullptr) {  // C-contiguous (legal before DLPack 1.2)
-    Dims cs = contiguous_strides(v.shape.span());
-    for (int i = 0; i < t.ndim; ++i) v.byte_strides[static_cast<std::size_t>(i)] = cs[static_cast<std::size_t>(i)] * isz;
+    v.byte_strides = contiguous_byte_strides(v.shape.span(), static_cast<std::size_t>(isz));
   } else {
     for (int i = 0; i < t.ndim; ++i) {
       int64_t b;
@@ -68,11 +66,12 @@ ArrayView view_from_dltensor(const DLImport& in) {
       v.byte_strides[static_cast<std::size_t>(i)] = b;
     }
   }
-  // In integers: a hostile byte_offset (2**63 on a zero-size tensor, say) must not be
-  // pointer arithmetic out of bounds, which is undefined (UBSan found it); validate() then
-  // refuses any touched byte range that wraps.
-  v.data = reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(t.data) + t.byte_offset);
-  if (t.data == nullptr && t.byte_offset == 0) v.data = nullptr;
+  // In integers: byte_offset is any 64-bit value, and pointer arithmetic on NULL or past the
+  // block is undefined. A NULL base stays NULL whatever the offset, so that validate() refuses
+  // it when there are elements to read (a zero-size tensor may have no data).
+  v.data = t.data == nullptr ? nullptr
+                             : reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(t.data) +
+                                                             static_cast<uintptr_t>(t.byte_offset));
   return v;
 }
 
@@ -134,7 +133,9 @@ bool import_via_exchange_api(PyObject* o, ArrayView* out) {
     PyErr_Clear();  // __dlpack__ will report the producer's own error, if any
     return false;
   }
-  if (m->dl_tensor.device.device_type != dlpack::kDLCPU) {
+  // A foreign major version may lay dl_tensor out differently: read nothing but the version
+  // (and the deleter) before import_versioned() refuses it.
+  if (m->version.major == dlpack::kMajorVersion && m->dl_tensor.device.device_type != dlpack::kDLCPU) {
     if (m->deleter) m->deleter(m);
     return false;
   }
@@ -184,7 +185,16 @@ ArrayView import_dlpack_object(PyObject* o) {
     if (!PyTuple_Check(dev.ptr()) || PyTuple_GET_SIZE(dev.ptr()) != 2)
       throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack_device__() must return a "
                       "(device_type, device_id) tuple (got " + short_repr(dev.ptr()) + ")");
-    int dev_type = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(dev.ptr(), 0)).cast<int>();
+    // Checked by hand: pybind11's cast<int> would raise an untyped "Unable to cast" error.
+    PyObject* type_obj = PyTuple_GET_ITEM(dev.ptr(), 0);
+    if (!PyLong_Check(type_obj) || PyBool_Check(type_obj))
+      throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack_device__() must return a "
+                      "(device_type: int, device_id: int) tuple (got " + short_repr(dev.ptr()) + ")");
+    int overflow = 0;
+    const long long dev_type = PyLong_AsLongLongAndOverflow(type_obj, &overflow);
+    if (overflow) PyErr_Clear();
+    ASTENSOR_CHECK_VALUE(!overflow, "[as_tensor] ", type_name(o), ".__dlpack_device__() returned ",
+                         "the device type ", short_repr(type_obj), ", which is not a DLPack device type");
     if (dev_type == dlpack::kDLCUDA || dev_type == dlpack::kDLCUDAManaged) stream = py::int_(1);
   }
   py::object method = obj.attr(py::handle(n.dlpack));

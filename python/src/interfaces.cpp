@@ -87,8 +87,7 @@ void parse_interface_common(PyObject* dict, const char* iface, int max_version, 
                          "['strides'] = ", v->byte_strides.str(), " does not match shape ",
                          v->shape.str());
   } else {
-    v->byte_strides = contiguous_strides(v->shape.span());
-    for (auto& x : v->byte_strides) x *= static_cast<int64_t>(itemsize(*d));
+    v->byte_strides = contiguous_byte_strides(v->shape.span(), itemsize(*d));
   }
   PyObject* mask = field(dict, "mask");
   ASTENSOR_CHECK_VALUE(!mask || mask == Py_None, "[as_tensor] ", iface,
@@ -183,8 +182,7 @@ ArrayView import_buffer(PyObject* o) {
   if (b.strides) {
     v.byte_strides = dims_of(b.strides, b.ndim);
   } else {
-    v.byte_strides = contiguous_strides(v.shape.span());
-    for (auto& x : v.byte_strides) x *= static_cast<int64_t>(b.itemsize);
+    v.byte_strides = contiguous_byte_strides(v.shape.span(), static_cast<std::size_t>(b.itemsize));
   }
   v.owner = std::move(owner);
   return v;
