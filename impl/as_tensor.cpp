@@ -25,7 +25,8 @@ Tensor transfer(const ArrayView& src, const Plan& p) {
 
 /// ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated, at the share
 /// geometry of the decision (a Plan's, or an ArrayDecision's, whose strides move in).
-Tensor share(const ArrayView& v, int64_t lo, int64_t nbytes, const Dims& shape, Dims strides) {
+[[gnu::always_inline]] inline Tensor share(const ArrayView& v, int64_t lo, int64_t nbytes,
+                                           const Dims& shape, Dims&& strides) {
   const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
   auto* base = const_cast<char*>(static_cast<const char*>(v.data)) + lo * isz;
   auto storage = Storage::wrap(base, static_cast<std::size_t>(nbytes), v.device, v.owner,
@@ -60,7 +61,7 @@ Tensor execute(const Source& source, const Plan& p) {
     return out;
   }
   if (auto* a = std::get_if<ArrayView>(&source)) {
-    if (p.decision == Decision::Share) return share(*a, p.share_lo, p.share_nbytes, p.shape, p.strides);
+    if (p.decision == Decision::Share) return share(*a, p.share_lo, p.share_nbytes, p.shape, Dims(p.strides));
     return copy_view(*a, p);  // ARR-4, ARR-5, ARR-11, TEN-3
   }
   return execute_sequence(*std::get<SequenceSource>(source).reader, p);
