@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -110,10 +111,22 @@ std::vector<std::size_t> sizes() {
 
 // --- host memory ----------------------------------------------------------------------------
 
-HostBuffer::HostBuffer(std::size_t nbytes, bool prefault) : size_(nbytes) {
+HostBuffer::HostBuffer(std::size_t nbytes, bool prefault, bool huge) : size_(nbytes) {
   if (nbytes == 0) return;
-  void* p = mmap(nullptr, nbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const std::size_t H = std::size_t(2) << 20, extra = huge ? H : 0;
+  void* p = mmap(nullptr, nbytes + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("[bench] mmap of " + bytes_str(nbytes) + " failed");
+  if (huge) {  // trim to a 2 MiB-aligned start, as impl/cpu/host_alloc.cpp does
+    const auto base = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t start = (base + H - 1) / H * H;
+    if (start > base) munmap(p, start - base);
+    const uintptr_t tail = start + nbytes, raw_end = base + nbytes + H;
+    if (raw_end > tail) munmap(reinterpret_cast<void*>(tail), raw_end - tail);
+    p = reinterpret_cast<void*>(start);
+#if defined(MADV_HUGEPAGE)
+    madvise(p, nbytes, MADV_HUGEPAGE);
+#endif
+  }
   data_ = p;
   if (prefault) std::memset(data_, 0, nbytes);
 }
@@ -267,7 +280,7 @@ CopyPool& pool() {
 }
 
 std::mutex g_limits_mu;
-std::map<std::pair<int, std::size_t>, double> g_memcpy_limits;
+std::map<std::tuple<int, std::size_t, OutMemory>, double> g_memcpy_limits;
 double g_pinned_h2d = 0, g_pinned_d2h = 0;
 }  // namespace
 
@@ -284,7 +297,16 @@ void parallel_memcpy(void* dst, const void* src, std::size_t n, int threads) {
   });
 }
 
-double threads_memcpy_limit(int threads, std::size_t bytes);
+double threads_memcpy_limit(int threads, std::size_t bytes, OutMemory out);
+
+const char* out_memory_name(OutMemory m) {
+  switch (m) {
+    case OutMemory::Reused: return "reused";
+    case OutMemory::Fresh: return "fresh";
+    case OutMemory::FreshHuge: return "fresh_huge";
+  }
+  return "?";
+}
 
 int impl_threads() {
   if (const char* e = std::getenv("ASTENSOR_NUM_THREADS"); e && std::atoi(e) > 0) return std::atoi(e);
@@ -294,36 +316,43 @@ int impl_threads() {
 
 int threads_for(Impl impl) { return impl == Impl::Reference ? 1 : impl_threads(); }
 
-void store_memcpy_limit(int threads, std::size_t bytes, double bytes_per_s) {
+void store_memcpy_limit(int threads, std::size_t bytes, double bytes_per_s, OutMemory out) {
   std::lock_guard<std::mutex> lk(g_limits_mu);
   // The best rate seen: on a shared machine a neighbour only ever makes memcpy slower.
-  auto [it, inserted] = g_memcpy_limits.try_emplace({threads, bytes}, bytes_per_s);
+  auto [it, inserted] = g_memcpy_limits.try_emplace({threads, bytes, out}, bytes_per_s);
   if (!inserted) it->second = std::max(it->second, bytes_per_s);
 }
 
-double memcpy_limit(int threads, std::size_t bytes) {
+double memcpy_limit(int threads, std::size_t bytes, OutMemory out) {
   bytes = std::max<std::size_t>(bytes, 64);
   // An implementation may always choose one thread, so more threads never lower the limit
   // (at small sizes waking a second thread costs more than the copy).
-  if (threads > 1) return std::max(threads_memcpy_limit(threads, bytes), threads_memcpy_limit(1, bytes));
-  return threads_memcpy_limit(1, bytes);
+  if (threads > 1)
+    return std::max(threads_memcpy_limit(threads, bytes, out), threads_memcpy_limit(1, bytes, out));
+  return threads_memcpy_limit(1, bytes, out);
 }
 
-double threads_memcpy_limit(int threads, std::size_t bytes) {
+double threads_memcpy_limit(int threads, std::size_t bytes, OutMemory out) {
   {
     std::lock_guard<std::mutex> lk(g_limits_mu);
-    if (auto it = g_memcpy_limits.find({threads, bytes}); it != g_memcpy_limits.end()) return it->second;
+    if (auto it = g_memcpy_limits.find({threads, bytes, out}); it != g_memcpy_limits.end()) return it->second;
   }
   // Not measured by a cpu/memcpy case in this run (filtered out, or an odd size): calibrate
-  // the same way, briefly: median of 5 timed batches of >= 20 ms each.
-  HostBuffer src(bytes), dst(bytes);
+  // the same way, briefly: median of 5 timed batches of >= 20 ms each (fresh: a new mapping
+  // per copy, as the cpu/memcpy out:fresh cases do).
+  HostBuffer src(bytes), dst = out == OutMemory::Reused ? HostBuffer(bytes) : HostBuffer();
   std::vector<double> rates;
   for (int rep = 0; rep < 5; ++rep) {
     std::size_t moved = 0;
     const double t0 = now_s();
     double t1 = t0;
     while (t1 - t0 < 0.02) {
-      parallel_memcpy(dst.data(), src.data(), bytes, threads);
+      if (out == OutMemory::Reused) {
+        parallel_memcpy(dst.data(), src.data(), bytes, threads);
+      } else {
+        HostBuffer fresh(bytes, /*prefault=*/false, out == OutMemory::FreshHuge);
+        parallel_memcpy(fresh.data(), src.data(), bytes, threads);
+      }
       benchmark::ClobberMemory();
       moved += bytes;
       t1 = now_s();
@@ -331,7 +360,7 @@ double threads_memcpy_limit(int threads, std::size_t bytes) {
     rates.push_back(static_cast<double>(moved) / (t1 - t0));
   }
   std::sort(rates.begin(), rates.end());
-  store_memcpy_limit(threads, bytes, rates[2]);
+  store_memcpy_limit(threads, bytes, rates[2], out);
   return rates[2];
 }
 
@@ -368,13 +397,6 @@ void report_host_case(benchmark::State& state, const CaseInfo& info, long long f
   state.counters["elems_per_s"] = Counter(static_cast<double>(info.numel * iters), Counter::kIsRate);
   const int threads = threads_for(info.impl);
   const std::size_t at = info.limit_bytes ? info.limit_bytes : std::max<std::size_t>(info.src_bytes, 64);
-  const double limit = memcpy_limit(threads, at);
-  const double traffic = 0.5 * static_cast<double>(info.src_bytes + info.dst_bytes);
-  const double per_iter = seconds / static_cast<double>(iters);
-  state.counters["roofline"] = (traffic / limit) / per_iter;
-  state.counters["limit_GBps"] = limit / 1e9;
-  state.counters["threads"] = threads;
-  state.counters["faults_per_iter"] = static_cast<double>(faults) / static_cast<double>(iters);
   // The optimized implementation puts outputs of kHugePageMinBytes and more on 2 MiB pages
   // (impl/cpu/host_alloc.h), so a fresh output of that size costs one fault per 2 MiB.
   std::size_t page_bytes = 4096;
@@ -382,8 +404,37 @@ void report_host_case(benchmark::State& state, const CaseInfo& info, long long f
   if (info.impl == Impl::Optimized && info.out_bytes >= impl::cpu::kHugePageMinBytes)
     page_bytes = std::size_t(2) << 20;
 #endif
-  state.SetLabel(std::string(impl_name(info.impl)) + " out:" +
-                 out_state(info.out_bytes, faults, iters, page_bytes));
+  const char* state_name = out_state(info.out_bytes, faults, iters, page_bytes);
+  const bool fresh = std::strcmp(state_name, "fresh") == 0;
+  const OutMemory limit_out = !fresh ? OutMemory::Reused
+                              : page_bytes > 4096 ? OutMemory::FreshHuge
+                                                  : OutMemory::Fresh;
+  const double limit = memcpy_limit(threads, at, OutMemory::Reused);
+  const double traffic = 0.5 * static_cast<double>(info.src_bytes + info.dst_bytes);
+  // Seconds the baseline needs: the traffic at the pre-faulted memcpy rate, plus, for a fresh
+  // output, what memcpy paid per fresh output byte of the same page size (fresh minus reused
+  // time per byte at the same size) times the case's output bytes.
+  double limit_s = traffic / limit;
+  if (fresh) {
+    // Per-byte page cost at a size of the size axis (measured by the cpu/memcpy cases)
+    // near the output's size: the smallest axis size >= the output (or the largest one).
+    std::size_t fs = 0;
+    for (std::size_t b : sizes()) {
+      fs = b;
+      if (b >= info.out_bytes) break;
+    }
+    if (fs == 0) fs = at;
+    const double per_byte = 1.0 / memcpy_limit(threads, fs, limit_out) -
+                            1.0 / memcpy_limit(threads, fs, OutMemory::Reused);
+    limit_s += std::max(0.0, per_byte) * static_cast<double>(info.out_bytes);
+  }
+  const double per_iter = seconds / static_cast<double>(iters);
+  state.counters["roofline"] = limit_s / per_iter;
+  state.counters["limit_GBps"] = traffic / limit_s / 1e9;
+  state.counters["threads"] = threads;
+  state.counters["faults_per_iter"] = static_cast<double>(faults) / static_cast<double>(iters);
+  state.SetLabel(std::string(impl_name(info.impl)) + " out:" + state_name + " limit:" +
+                 out_memory_name(limit_out));
 }
 
 std::vector<std::string>& notes() {

@@ -66,7 +66,10 @@ std::string bytes_str(std::size_t b);
 class HostBuffer {
  public:
   HostBuffer() = default;
-  explicit HostBuffer(std::size_t nbytes, bool prefault = true);
+  /// `huge`: 2 MiB-aligned with MADV_HUGEPAGE, as the optimized implementation maps its
+  /// large outputs (impl/cpu/host_alloc.h), so that a fresh-output baseline pays the same
+  /// faults as it (one per 2 MiB).
+  explicit HostBuffer(std::size_t nbytes, bool prefault = true, bool huge = false);
   HostBuffer(HostBuffer&& o) noexcept;
   HostBuffer& operator=(HostBuffer&& o) noexcept;
   HostBuffer(const HostBuffer&) = delete;
@@ -118,11 +121,19 @@ long long minor_faults();
 int impl_threads();
 int threads_for(Impl impl);  // reference: 1; optimized: impl_threads()
 
-/// Host memcpy bandwidth (bytes/s) with `threads` threads at `bytes`, between pre-faulted
-/// buffers: the value the cpu/memcpy case stored when it ran at that (threads, bytes) in
-/// this process, else a short calibration run now (stored too). Never 0.
-double memcpy_limit(int threads, std::size_t bytes);
-void store_memcpy_limit(int threads, std::size_t bytes, double bytes_per_s);
+/// The state of a memcpy baseline's output memory: pre-faulted (`reused`), a fresh mapping
+/// of 4 KiB pages per call (`fresh`: glibc's large allocations, the reference's outputs), or
+/// a fresh 2 MiB-aligned MADV_HUGEPAGE mapping per call (`fresh_huge`: the optimized
+/// implementation's fresh outputs of kHugePageMinBytes and more).
+enum class OutMemory { Reused, Fresh, FreshHuge };
+const char* out_memory_name(OutMemory m);  // "reused", "fresh", "fresh_huge"
+
+/// Host memcpy bandwidth (bytes/s) with `threads` threads at `bytes`, into output memory in
+/// state `out`: the value the cpu/memcpy case stored when it ran at that (threads, bytes,
+/// out) in this process, else a short calibration run now (stored too). Never 0.
+double memcpy_limit(int threads, std::size_t bytes, OutMemory out = OutMemory::Reused);
+void store_memcpy_limit(int threads, std::size_t bytes, double bytes_per_s,
+                        OutMemory out = OutMemory::Reused);
 
 /// Parallel memcpy on a persistent pool of `threads` workers (threads == 1: plain memcpy).
 void parallel_memcpy(void* dst, const void* src, std::size_t n, int threads);
@@ -147,10 +158,14 @@ struct CaseInfo {
 /// Sets bytes processed, elements/s, the roofline counters and the label. Call after the
 /// loop with the faults counted around it. The roofline: a case that reads S and writes D
 /// bytes is at the limit when it runs as fast as memcpy of (S + D) / 2 bytes with the same
-/// thread count; `roofline` = that memcpy time / the case's time (CPU time = wall time here:
-/// every case is single-process, and memcpy is measured the same way).
-/// The label: "<impl> out:<fresh|reused|none>", out:fresh when the loop took at least half a
-/// page fault per output page per iteration.
+/// thread count, into output memory in the SAME state as the case's: when the case's output
+/// was fresh, the limit adds what memcpy pays to fault in D fresh bytes of the same page
+/// size (the fresh minus the reused memcpy time per byte, measured at the same size), so a
+/// fresh case is never judged against a pre-faulted baseline. `roofline` = that limit time /
+/// the case's time (CPU time = wall time here: every case is single-process, and memcpy is
+/// measured the same way).
+/// The label: "<impl> out:<fresh|reused|none> limit:<reused|fresh|fresh_huge>", out:fresh
+/// when the loop took at least half a page fault per output page per iteration.
 void report_host_case(benchmark::State& state, const CaseInfo& info, long long faults,
                       double seconds);
 

@@ -18,7 +18,8 @@ using benchmark::State;
 /// memcpy between pre-faulted buffers (out:reused) or into a fresh mapping each iteration
 /// (out:fresh: mmap + first touch + munmap, what a fresh allocation of that size costs).
 /// The reused variant stores the roofline limit for (threads, bytes).
-void bm_memcpy(State& state, int threads, std::size_t bytes, bool fresh) {
+void bm_memcpy(State& state, int threads, std::size_t bytes, OutMemory mem) {
+  const bool fresh = mem != OutMemory::Reused;
   HostBuffer src(bytes);
   fill_pattern(src.data(), DType::uint8, static_cast<int64_t>(bytes));
   HostBuffer dst = fresh ? HostBuffer() : HostBuffer(bytes);
@@ -26,7 +27,7 @@ void bm_memcpy(State& state, int threads, std::size_t bytes, bool fresh) {
   const double t0 = now_s();
   for (auto _ : state) {
     if (fresh) {
-      HostBuffer out(bytes, /*prefault=*/false);
+      HostBuffer out(bytes, /*prefault=*/false, mem == OutMemory::FreshHuge);
       parallel_memcpy(out.data(), src.data(), bytes, threads);
       benchmark::DoNotOptimize(out.data());
       benchmark::ClobberMemory();
@@ -39,17 +40,18 @@ void bm_memcpy(State& state, int threads, std::size_t bytes, bool fresh) {
   const double secs = now_s() - t0;
   const long long faults = minor_faults() - f0;
   const auto iters = static_cast<int64_t>(state.iterations());
-  if (!fresh && secs > 0) store_memcpy_limit(threads, bytes, static_cast<double>(bytes * iters) / secs);
+  if (secs > 0) store_memcpy_limit(threads, bytes, static_cast<double>(bytes * iters) / secs, mem);
   // The baseline against itself: roofline 1 for the reused variant by construction, the
   // fresh variant shows what first touch costs.
   state.SetBytesProcessed(iters * static_cast<int64_t>(bytes));
   state.counters["elems_per_s"] = benchmark::Counter(static_cast<double>(bytes * iters), benchmark::Counter::kIsRate);
-  const double limit = memcpy_limit(threads, bytes);
+  const double limit = memcpy_limit(threads, bytes, OutMemory::Reused);
   state.counters["roofline"] = secs > 0 ? (static_cast<double>(bytes * iters) / secs) / limit : 0;
   state.counters["limit_GBps"] = limit / 1e9;
   state.counters["threads"] = threads;
   state.counters["faults_per_iter"] = iters ? static_cast<double>(faults) / static_cast<double>(iters) : 0;
-  state.SetLabel(std::string("baseline out:") + out_state(bytes, faults, iters));
+  state.SetLabel(std::string("baseline out:") +
+                 out_state(bytes, faults, iters, mem == OutMemory::FreshHuge ? std::size_t(2) << 20 : 4096));
 }
 
 /// C1: as_tensor of an array whose dtype and device already match: a zero-copy share, whose
@@ -130,16 +132,20 @@ void register_cpu() {
   std::vector<int> thread_counts{1};
   if (impl_threads() > 1) thread_counts.push_back(impl_threads());
   for (int threads : thread_counts)
-    for (bool fresh : {false, true})
-      for (std::size_t b : sizes())
+    for (OutMemory mem : {OutMemory::Reused, OutMemory::Fresh, OutMemory::FreshHuge})
+      for (std::size_t b : sizes()) {
+        // Huge pages only where the optimized implementation uses them (4 MiB and more).
+        if (mem == OutMemory::FreshHuge && b < (std::size_t(4) << 20)) continue;
+        const bool fresh = mem != OutMemory::Reused;
         benchmark::RegisterBenchmark(
-            ("cpu/memcpy/threads:" + std::to_string(threads) + "/out:" + (fresh ? "fresh" : "reused") +
+            ("cpu/memcpy/threads:" + std::to_string(threads) + "/out:" + out_memory_name(mem) +
              "/bytes:" + bytes_str(b)).c_str(),
-            [=](State& s) { bm_memcpy(s, threads, b, fresh); })
+            [=](State& s) { bm_memcpy(s, threads, b, mem); })
             ->UseRealTime()
             // The limit every host case divides by: three runs, the best one stored.
             ->Repetitions(fresh ? 1 : 3)
             ->ReportAggregatesOnly(!fresh);
+      }
 
   for (Impl impl : impls()) {
     for (std::size_t b : {std::size_t(4096), std::size_t(1) << 30})

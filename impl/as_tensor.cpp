@@ -23,16 +23,15 @@ Tensor transfer(const ArrayView& src, const Plan& p) {
   return transfer::to_device(src, p.dtype, p.device);
 }
 
-/// ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated; the plan's shape
-/// and strides move into the tensor when the plan is a temporary.
-template <class P>
-Tensor share(const ArrayView& v, P&& p) {
+/// ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated, at the share
+/// geometry of the decision (a Plan's, or an ArrayDecision's, whose strides move in).
+[[gnu::always_inline]] inline Tensor share(const ArrayView& v, int64_t lo, int64_t nbytes,
+                                           const Dims& shape, Dims&& strides) {
   const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
-  auto* base = const_cast<char*>(static_cast<const char*>(v.data)) + p.share_lo * isz;
-  auto storage = Storage::wrap(base, static_cast<std::size_t>(p.share_nbytes), v.device, v.owner,
+  auto* base = const_cast<char*>(static_cast<const char*>(v.data)) + lo * isz;
+  auto storage = Storage::wrap(base, static_cast<std::size_t>(nbytes), v.device, v.owner,
                                v.read_only);
-  return Tensor::make(std::move(storage), -p.share_lo, std::forward<P>(p).shape,
-                      std::forward<P>(p).strides, v.dtype);
+  return Tensor::make(std::move(storage), -lo, shape, std::move(strides), v.dtype);
 }
 
 Tensor copy_host(const ArrayView& v, const Plan& p) {
@@ -62,7 +61,7 @@ Tensor execute(const Source& source, const Plan& p) {
     return out;
   }
   if (auto* a = std::get_if<ArrayView>(&source)) {
-    if (p.decision == Decision::Share) return share(*a, p);
+    if (p.decision == Decision::Share) return share(*a, p.share_lo, p.share_nbytes, p.shape, Dims(p.strides));
     return copy_view(*a, p);  // ARR-4, ARR-5, ARR-11, TEN-3
   }
   return execute_sequence(*std::get<SequenceSource>(source).reader, p);
@@ -70,10 +69,18 @@ Tensor execute(const Source& source, const Plan& p) {
 
 Tensor as_tensor(const Source& source, const Options& options) {
   if (auto* a = std::get_if<ArrayView>(&source)) {
-    // The zero-copy path: the same plan and execution, with the plan's dims moved.
-    Plan p = plan(source, options);
-    if (p.decision == Decision::Share) return share(*a, std::move(p));
-    return copy_view(*a, p);
+    // The zero-copy path builds no Plan: the decision plan() would record is used as it is
+    // (ArrayDecision); a copy gets its Plan from that same decision.
+    ArrayDecision d = decide_array(*a, options);
+    if (d.share) return share(*a, d.share_lo, d.share_nbytes, a->shape, std::move(d.strides));
+    ASTENSOR_RANGE("plan");
+    return copy_view(*a, plan_array(*a, options, std::move(d)));
+  }
+  if (auto* t = std::get_if<Tensor>(&source)) {
+    const TensorDecision d = decide_tensor(*t, options);
+    if (d.same) return *t;  // TEN-1, without a Plan (as for shared arrays)
+    ASTENSOR_RANGE("plan");
+    return execute(source, plan_tensor(*t, options, d));
   }
   return execute(source, plan(source, options));
 }

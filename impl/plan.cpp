@@ -111,16 +111,26 @@ void plan_copy(Plan& p, const ArrayView& v, int64_t numel) {
   }
 }
 
-Plan plan_tensor(const Tensor& t, const Options& o) {
+}  // namespace
+
+TensorDecision decide_tensor(const Tensor& t, const Options& o) {
   ASTENSOR_CHECK_VALUE(t.defined(), "[as_tensor] undefined tensor");
+  TensorDecision d;
+  d.dtype = o.dtype.value_or(t.dtype());
+  d.device = target_device(o, t.device());
+  d.same = d.dtype == t.dtype() && d.device == t.device() && o.copy != true;
+  return d;
+}
+
+Plan plan_tensor(const Tensor& t, const Options& o, const TensorDecision& d) {
   Plan p;
   p.src_dtype = t.dtype();
-  p.dtype = o.dtype.value_or(t.dtype());
+  p.dtype = d.dtype;
   p.src_device = t.device();
-  p.device = target_device(o, t.device());
+  p.device = d.device;
   p.shape = t.shape();
   const bool change = p.dtype != p.src_dtype || p.device != p.src_device;
-  if (!change && o.copy != true) {
+  if (d.same) {
     p.decision = Decision::ReturnSame;
     p.add_reason("TEN-1: dtype and device unchanged: the same tensor");
     p.strides = t.strides();
@@ -137,39 +147,57 @@ Plan plan_tensor(const Tensor& t, const Options& o) {
   return p;
 }
 
-Plan plan_array(const ArrayView& v, const Options& o) {
-  const int64_t numel = validate(v);
-  Plan p;
-  p.src_dtype = v.dtype;
-  p.dtype = o.dtype.value_or(v.dtype);
-  p.src_device = v.device;
-  p.device = target_device(o, v.device);
-  p.shape = v.shape;
-  p.byteswap = v.byteswapped;
-  const bool element_strided = has_element_strides(v);
-  const bool need = p.dtype != p.src_dtype || p.device != p.src_device || v.byteswapped ||
-                    !element_strided;
+ArrayDecision decide_array(const ArrayView& v, const Options& o) {
+  ArrayDecision d;
+  d.numel = validate(v);
+  d.dtype = o.dtype.value_or(v.dtype);
+  d.device = target_device(o, v.device);
+  d.element_strided = has_element_strides(v);
+  const bool need = d.dtype != v.dtype || d.device != v.device || v.byteswapped || !d.element_strided;
   if (!need && o.copy != true) {
     // ARR-1 (any strides incl. negative: ARR-3, misaligned: ARR-6), ARR-2, ARR-7.
-    p.decision = Decision::Share;
-    p.add_reason("ARR-1: same dtype and device: shared without copying");
-    p.strides = element_strides(v);
+    d.share = true;
+    d.strides = element_strides(v);
     const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
     int64_t lo = 0, hi = -1;
-    if (numel > 0) element_extent(v.shape.span(), p.strides.span(), &lo, &hi);
-    p.share_lo = lo;
-    p.share_nbytes = (hi - lo + 1) * isz;
+    if (d.numel > 0) element_extent(v.shape.span(), d.strides.span(), &lo, &hi);
+    d.share_lo = lo;
+    d.share_nbytes = (hi - lo + 1) * isz;
+    return d;
+  }
+  if (o.copy == false) refuse_copy(v, true, d.dtype, d.device);
+  return d;
+}
+
+Plan plan_array(const ArrayView& v, const Options& o, ArrayDecision&& d) {
+  Plan p;
+  p.src_dtype = v.dtype;
+  p.dtype = d.dtype;
+  p.src_device = v.device;
+  p.device = d.device;
+  p.shape = v.shape;
+  p.byteswap = v.byteswapped;
+  if (d.share) {
+    p.decision = Decision::Share;
+    p.add_reason("ARR-1: same dtype and device: shared without copying");
+    p.strides = std::move(d.strides);
+    p.share_lo = d.share_lo;
+    p.share_nbytes = d.share_nbytes;
     return p;
   }
-  if (o.copy == false) refuse_copy(v, true, p.dtype, p.device);
+  const bool need = p.dtype != p.src_dtype || p.device != p.src_device || v.byteswapped ||
+                    !d.element_strided;
   if (p.dtype != p.src_dtype) p.add_reason("ARR-11: dtype change");
   if (p.device != p.src_device) p.add_reason("ARR-11: device change");
   if (v.byteswapped) p.add_reason("ARR-4: non-native byte order");
-  if (!element_strided) p.add_reason("ARR-5: byte strides are not multiples of the item size");
+  if (!d.element_strided) p.add_reason("ARR-5: byte strides are not multiples of the item size");
   if (!need) p.add_reason("COPY-1: copy=True asks for new memory");
-  plan_copy(p, v, numel);
+  (void)o;
+  plan_copy(p, v, d.numel);
   return p;
 }
+
+namespace {
 
 std::string bytes_str(int64_t b) {
   char buf[64];
@@ -182,8 +210,8 @@ std::string bytes_str(int64_t b) {
 
 Plan plan(const Source& source, const Options& options) {
   ASTENSOR_RANGE("plan");
-  if (auto* t = std::get_if<Tensor>(&source)) return plan_tensor(*t, options);
-  if (auto* a = std::get_if<ArrayView>(&source)) return plan_array(*a, options);
+  if (auto* t = std::get_if<Tensor>(&source)) return plan_tensor(*t, options, decide_tensor(*t, options));
+  if (auto* a = std::get_if<ArrayView>(&source)) return plan_array(*a, options, decide_array(*a, options));
   return plan_sequence(*std::get<SequenceSource>(source).reader, options);
 }
 

@@ -85,4 +85,35 @@ struct Plan {
   std::string str() const;
 };
 
+/// The decision about an array source (ARR-1..7, ARR-11, COPY-1), taken once by
+/// decide_array(): whether it is shared, and where (the share geometry). plan() keeps it in
+/// the Plan (Decision::Share, strides, share_lo, share_nbytes); as_tensor's array path uses
+/// it directly, so the zero-copy call builds no Plan (a Plan is a few hundred bytes of
+/// layout, links and transfer fields, constructed and destroyed for nothing when sharing)
+/// and a copy gets its Plan from this same decision (plan_array), not from a second one.
+struct ArrayDecision {
+  int64_t numel = 0;
+  DType dtype = DType::float32;  ///< resolved result dtype
+  Device device = Device::cpu(); ///< resolved result device
+  bool element_strided = true;   ///< byte strides are multiples of the item size (ARR-5)
+  bool share = false;            ///< ARR-1: a new header on the source's memory
+  Dims strides;                  ///< share: element strides (any sign: ARR-3)
+  int64_t share_lo = 0;          ///< share: lowest element touched, relative to element 0
+  int64_t share_nbytes = 0;      ///< share: bytes of the touched extent
+};
+/// The decision about a tensor source (TEN-1/TEN-2): `same` = TEN-1 applies (return the
+/// tensor itself; no Plan needed); otherwise plan_tensor() builds the copy's Plan from it.
+struct TensorDecision {
+  DType dtype = DType::float32;   ///< resolved result dtype
+  Device device = Device::cpu();  ///< resolved result device
+  bool same = false;
+};
+TensorDecision decide_tensor(const Tensor& t, const Options& options);
+Plan plan_tensor(const Tensor& t, const Options& options, const TensorDecision& d);
+
+/// Validates the view and decides; raises COPY-1's error when copy=False and a copy is needed.
+ArrayDecision decide_array(const ArrayView& v, const Options& options);
+/// The plan of an array source from its decision (decide_array(v, options)).
+Plan plan_array(const ArrayView& v, const Options& options, ArrayDecision&& d);
+
 }  // namespace astensor::impl

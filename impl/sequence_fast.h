@@ -116,6 +116,7 @@ struct Speculation {
   bool possible = true;   // every node so far was plain
   bool active = false;    // storing into `storage`
   DType dtype = DType::float32;
+  std::size_t isz = 4;  // itemsize(dtype), kept here: itemsize() is an out-of-line call
   std::shared_ptr<Storage> storage;
   char* out = nullptr;
   char* end = nullptr;
@@ -134,7 +135,7 @@ struct Speculation {
       case DType::bool_: ok = store_fast<bool>(s, out); break;
       default: ok = false;
     }
-    if (ok) out += itemsize(dtype);
+    if (ok) out += isz;
     return ok;
   }
   void start(const Dims& shape, DType d) {
@@ -147,6 +148,7 @@ struct Speculation {
       }
     storage = cpu::allocate_host(bytes);
     dtype = d;
+    isz = itemsize(d);
     out = static_cast<char*>(storage->data());
     end = out + bytes;
     active = true;

@@ -84,8 +84,27 @@ def load_bench(path):
                     row[k] = r[k]
             m = re.search(r"out:(\S+)", row["label"])
             row["out"] = m.group(1) if m else ""
+            # The state of the memcpy baseline the roofline was taken against (bench/common.h
+            # report_host_case: the same state as the case's output).
+            m = re.search(r"limit:(\S+)", row["label"])
+            row["limit_out"] = m.group(1) if m else ""
         rows.append(row)
     return doc.get("context", {}), rows
+
+
+def out_memory(*rs):
+    """'fresh (limit: fresh_huge memcpy)' per row; 'ref: ... / opt: ...' when two rows differ."""
+    cells = []
+    for r in rs:
+        if not r:
+            continue
+        c = r.get("out", "")
+        if r.get("limit_out"):
+            c += f" (vs {r['limit_out']} memcpy)"
+        cells.append(c)
+    if len(cells) == 2 and cells[0] != cells[1]:
+        return f"ref: {cells[0]} / opt: {cells[1]}"
+    return cells[0] if cells else ""
 
 
 # --- machine / git stamp ------------------------------------------------------------------------
@@ -168,7 +187,6 @@ def family_table(rows, prefix):
     body = []
     for key, by_impl in pairs.items():
         ref, opt, base = by_impl.get("reference"), by_impl.get("optimized"), by_impl.get("baseline")
-        main = ref or base or opt
         speed = ref["time_s"] / opt["time_s"] if ref and opt else None
         gbps = lambda r: fmt_num(r["bytes_per_second"] / 1e9) if r and "bytes_per_second" in r else "-"  # noqa: E731
         gel = lambda r: fmt_num(r["elems_per_s"] / 1e9) if r and "elems_per_s" in r else "-"  # noqa: E731
@@ -179,7 +197,7 @@ def family_table(rows, prefix):
             gbps(ref or base), gel(ref or base), roof(ref or base),
             fmt_time(opt["time_s"]) if opt else "not built",
             gbps(opt), roof(opt), fmt_ratio(speed),
-            main.get("out", ""),
+            out_memory(ref or base, opt),
         ])
     header = ["case", "reference time", "ref GB/s", "ref Gelem/s", "ref roofline",
               "optimized time", "opt GB/s", "opt roofline", "speedup opt/ref", "output memory"]
@@ -234,7 +252,7 @@ def headline(rows, peers):
             continue
         crow.append([f"`{r['path']}`", r["axes"]["bytes"], r["impl"], fmt_num(r["elems_per_s"] / 1e9),
                      fmt_num(r["bytes_per_second"] / 1e9), fmt_num(r.get("limit_GBps")),
-                     f"{r.get('threads', 1):g}", fmt_num(r["roofline"], 2), r.get("out", "")])
+                     f"{r.get('threads', 1):g}", fmt_num(r["roofline"], 2), out_memory(r)])
     lines.append(md_table(["cast", "size", "impl", "Gelem/s", "src GB/s", "memcpy GB/s", "threads", "roofline",
                            "output memory"], crow) if crow else "_no cast results_")
     if peers:
@@ -506,7 +524,8 @@ def generate(bench_path, peers_path, out_dir, root):
               "is the fraction of this machine's own limit measured in the same run (host memcpy with the same "
               "thread count for host cases, the pinned copy-engine peak for transfers); `output memory` says "
               "whether the output pages were fresh (first touch paid inside the timing) or reused, measured "
-              "from page faults.")
+              "from page faults, and which memcpy baseline the roofline used: the same state (a fresh case "
+              "is judged against memcpy into fresh pages of the same size, `fresh_huge` = 2 MiB pages).")
     md.append("")
     md.append("## The numbers later issues must move")
     md.append("")

@@ -4,6 +4,10 @@
 // equal the reference (XFER-3).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -64,4 +68,36 @@ TEST(ImplAlloc, LargeStridedThreadedCastEqualsTheReference) {  // XFER-3, DT-3, 
     EXPECT_EQ(impl_check::compare_impls(v, o), "");
   o.dtype = DType::int32;  // saturating, through the cache's reused (dirty) block
   EXPECT_EQ(impl_check::compare_impls(v, o), "");
+}
+
+// impl/cpu/NOTES.md "The cache limit": an eighth of physical memory, at least 512 MiB, unless
+// ASTENSOR_HOST_CACHE_BYTES says otherwise (then this test has nothing to check).
+TEST(ImplAlloc, CacheLimitScalesWithPhysicalMemory) {
+  if (std::getenv("ASTENSOR_HOST_CACHE_BYTES")) GTEST_SKIP() << "limit set by ASTENSOR_HOST_CACHE_BYTES";
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  ASSERT_GT(pages, 0);
+  const std::size_t eighth = static_cast<std::size_t>(pages) / 8 * static_cast<std::size_t>(page);
+  EXPECT_EQ(host_cache_limit(), std::max(std::size_t(512) << 20, eighth));
+}
+
+// Parked blocks are lazily freed (MADV_FREE): a block handed out again holds exactly what its
+// new owner writes, across several park / reuse rounds, whether or not the kernel reclaimed
+// its pages in between.
+TEST(ImplAlloc, ParkedBlocksHoldWhatTheNextOwnerWrites) {
+  if (host_cache_limit() == 0) GTEST_SKIP() << "caching disabled by ASTENSOR_HOST_CACHE_BYTES=0";
+  release_host_cache();
+  const std::size_t n = std::size_t(6) << 20;
+  void* first = nullptr;
+  for (int round = 0; round < 4; ++round) {
+    auto s = allocate_host(n);
+    if (round == 0) first = s->data();
+    else EXPECT_EQ(s->data(), first) << "round " << round << " did not reuse the parked block";
+    auto* p = static_cast<unsigned char*>(s->data());
+    for (std::size_t i = 0; i < n; i += 4096) p[i] = static_cast<unsigned char>(round * 31 + i / 4096);
+    p[n - 1] = static_cast<unsigned char>(round + 7);
+    for (std::size_t i = 0; i < n; i += 4096)
+      ASSERT_EQ(p[i], static_cast<unsigned char>(round * 31 + i / 4096)) << "round " << round << " byte " << i;
+    ASSERT_EQ(p[n - 1], static_cast<unsigned char>(round + 7));
+  }
+  release_host_cache();
 }

@@ -352,3 +352,109 @@ TEST(ImplCast, FastHalfSpellingsMatchCoreOnEveryRoundingCase) {  // DT-3, half_f
     }
   }
 }
+
+// Note [Fixed small strides] (kernels.cpp): the kernels specialised for a narrow source at a
+// small constant stride (deinterleaving loads fused with the cast) against the reference
+// converter, bit for bit: every narrow source dtype into every DT-1 dtype, at every ISA
+// level, at the strides they take and at strides that fall back to the generic kernel,
+// forward and reversed, at odd lengths (vector bodies and scalar tails) and odd offsets.
+TEST(ImplCast, FixedStrideKernelsMatchTheReferenceBitForBit) {  // DT-3, ARR-3, ARR-6, XFER-3
+  constexpr DType kNarrow[] = {DType::bool_,   DType::uint8,   DType::int8,    DType::int16,
+                               DType::uint16,  DType::float16, DType::bfloat16};
+  std::mt19937_64 rng(77);
+  for (Isa isa : {Isa::Baseline, Isa::Avx2}) {
+    if (isa > detected_isa()) continue;
+    IsaLevel level(isa);
+    // The specialised kernels are really picked (else this test would check the generic one).
+    EXPECT_NE(run_kernel(DType::uint8, DType::float32, false, false, 2),
+              run_kernel(DType::uint8, DType::float32, false, false));
+    EXPECT_NE(run_kernel(DType::uint8, DType::float32, false, false, -1),
+              run_kernel(DType::uint8, DType::float32, false, false));
+    EXPECT_EQ(run_kernel(DType::uint8, DType::float32, false, false, 5),
+              run_kernel(DType::uint8, DType::float32, false, false));
+    for (DType from : kNarrow) {
+      const int64_t isz = static_cast<int64_t>(itemsize(from));
+      int64_t nvals = 0;
+      const std::vector<unsigned char> vals = source_values(from, &nvals);
+      for (int64_t k : {2, 3, 4, -1, -2, 5}) {
+        const int64_t stride = k * isz;
+        for (int64_t n : {0, 1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1031}) {
+          for (int64_t offset : {0, 1, 3}) {
+            // n elements `stride` bytes apart starting `offset` bytes in (first element at the
+            // high end for negative strides), the gaps filled with other values.
+            const int64_t span = n == 0 ? 1 : (n - 1) * std::abs(stride) + isz;
+            std::vector<unsigned char> buf(static_cast<std::size_t>(span + offset + 8));
+            for (auto& b : buf) b = static_cast<unsigned char>(rng());
+            if (from == DType::bool_)  // only valid bool bytes anywhere
+              for (auto& b : buf) b &= 1;
+            const unsigned char* first = buf.data() + offset + (stride < 0 ? span - isz : 0);
+            for (int64_t i = 0; i < n; ++i)
+              std::memcpy(const_cast<unsigned char*>(first) + i * stride,
+                          &vals[static_cast<std::size_t>(((i * 131) % nvals) * isz)], isz);
+            for (DType to : kAll) {
+              SCOPED_TRACE(std::string(isa_name(isa)) + " " + name(from) + " -> " + name(to) +
+                           " stride " + std::to_string(stride) + " n " + std::to_string(n) +
+                           " offset " + std::to_string(offset));
+              const auto want = reference_convert(first, from, n, stride, to, false);
+              std::vector<unsigned char> got(want.size() + 16, 0xAB);
+              run_kernel(from, to, false, false, stride)(reinterpret_cast<const char*>(first),
+                                                        stride,
+                                                        reinterpret_cast<char*>(got.data() + 1), n);
+              ASSERT_TRUE(std::equal(want.begin(), want.end(), got.begin() + 1));
+              ASSERT_EQ(got[0], 0xAB) << "wrote before the output";
+              ASSERT_EQ(got[want.size() + 1], 0xAB) << "wrote past the output";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The same kernels through the planner's collapsed copies: uint8/int8/float16 views with a
+// small inner stride (every other / third / fourth column, a channel of interleaved pixels,
+// reversed rows and columns, offset starts, odd shapes) into float32/float64/int64, on 1..3
+// threads, against the reference converter.
+TEST(ImplCast, SmallStrideGathersMatchTheReference) {  // ARR-3, TEN-3, XFER-3
+  struct View {
+    int64_t rows, cols, step, col0;  // a[:, col0::step] of a (rows, cols) array, or reversed
+    bool reversed;
+  };
+  const View views[] = {{33, 70, 2, 0, false}, {33, 70, 2, 1, false}, {5, 301, 3, 2, false},
+                        {17, 64, 4, 3, false}, {9, 129, 2, 0, true},  {40, 51, 1, 0, true},
+                        {1, 1001, 2, 1, false}, {300, 34, 2, 0, false}};
+  for (DType from : {DType::uint8, DType::int8, DType::float16}) {
+    const int64_t isz = static_cast<int64_t>(itemsize(from));
+    for (const View& w : views) {
+      std::vector<unsigned char> base(static_cast<std::size_t>(w.rows * w.cols * isz));
+      std::mt19937 rng(static_cast<unsigned>(w.rows * 1000 + w.cols));
+      for (auto& b : base) b = static_cast<unsigned char>(rng());
+      const int64_t out_cols = (w.cols - w.col0 + w.step - 1) / w.step;
+      ArrayView v;
+      v.dtype = from;
+      v.shape = Dims{w.rows, out_cols};
+      if (!w.reversed) {
+        v.data = base.data() + w.col0 * isz;
+        v.byte_strides = Dims{w.cols * isz, w.step * isz};
+      } else {  // a[::-1, ::-step]
+        v.data = base.data() + ((w.rows - 1) * w.cols + (w.cols - 1)) * isz;
+        v.byte_strides = Dims{-w.cols * isz, -w.step * isz};
+        v.shape = Dims{w.rows, (w.cols + w.step - 1) / w.step};
+      }
+      const Dims dst = contiguous_strides(v.shape.span());
+      const CopyLayout l = collapse(v.shape.span(), v.byte_strides.span(), dst.span());
+      const int64_t n = l.numel;
+      for (DType to : {DType::float32, DType::float64, DType::int64}) {
+        SCOPED_TRACE(std::string(name(from)) + " -> " + name(to) + " " + v.shape.str() + " " +
+                     v.byte_strides.str());
+        std::vector<unsigned char> want(static_cast<std::size_t>(n) * itemsize(to));
+        convert_plain(v, want.data(), to, dst.span());
+        for (int threads = 1; threads <= 3; ++threads) {
+          std::vector<unsigned char> got(want.size(), 0xCD);
+          run_copy(l, v.data, from, false, got.data(), to, threads);
+          ASSERT_EQ(got, want) << threads << " threads";
+        }
+      }
+    }
+  }
+}

@@ -206,7 +206,11 @@ void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byt
   const int64_t out_size = static_cast<int64_t>(itemsize(to));
   const bool contiguous = l.contiguous(static_cast<std::size_t>(in_size));
   const bool plain_memcpy = contiguous && from == to && !byteswap;
-  const RunKernel kernel = plain_memcpy ? nullptr : run_kernel(from, to, byteswap, contiguous);
+  // Every run of the copy reads at the innermost stride (tiles too), so a kernel fixed to
+  // it can be chosen once (Note [Fixed small strides] in kernels.cpp).
+  const int64_t run_stride = l.shape.empty() ? 0 : l.src_strides[l.shape.size() - 1];
+  const RunKernel kernel =
+      plain_memcpy ? nullptr : run_kernel(from, to, byteswap, contiguous, run_stride);
   // Tiles cover whole (a, b) planes: a part of the copy (a staging chunk) goes run by run.
   if (l.tiled && first == 0 && last == l.numel) {
     const std::size_t nd = l.shape.size();

@@ -13,7 +13,8 @@
 /// the same size, so repeated conversions pay no faults at all. A block enters the cache
 /// only when the last tensor on it is gone (its Storage owner ran), so a cached block never
 /// aliases a live tensor; the cache holds at most host_cache_limit() bytes (oldest blocks
-/// are unmapped first) and release_host_cache() unmaps everything. Reused memory is not
+/// are unmapped first), its blocks are lazily freed (MADV_FREE, the kernel may reclaim
+/// them) and release_host_cache() unmaps everything. Reused memory is not
 /// zeroed: every user of allocate_host() overwrites all of it. Measurements:
 /// impl/cpu/NOTES.md "Output memory".
 
@@ -33,7 +34,9 @@ std::shared_ptr<Storage> allocate_host(std::size_t nbytes);
 
 /// Bytes held by the cache of freed large outputs now (not counted in storage_stats()).
 std::size_t host_cache_bytes();
-/// The most the cache keeps: 512 MiB, or ASTENSOR_HOST_CACHE_BYTES (0 disables caching).
+/// The most the cache keeps: an eighth of physical memory but at least 512 MiB, or
+/// ASTENSOR_HOST_CACHE_BYTES (0 disables caching). Cached blocks are lazily freed
+/// (MADV_FREE): the kernel reclaims them under memory pressure.
 std::size_t host_cache_limit();
 /// Unmaps every cached block (returns the memory to the OS).
 void release_host_cache();

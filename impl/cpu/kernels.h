@@ -43,5 +43,10 @@ using RunKernel = void (*)(const char* src, int64_t src_stride, char* dst, int64
 /// The kernel for a pair at the current ISA level. `contiguous`: src_stride is known to be
 /// itemsize(from) (the vectorizable case); `byteswap`: the source is in non-native order.
 RunKernel run_kernel(DType from, DType to, bool byteswap, bool contiguous);
+/// The same, for runs that all use the byte stride `stride` (0: unknown / varies): a
+/// kernel specialised for that stride when there is one (Note [Fixed small strides] in
+/// kernels.cpp: narrow sources at small element strides), which then ignores its
+/// src_stride argument; otherwise run_kernel(from, to, byteswap, contiguous).
+RunKernel run_kernel(DType from, DType to, bool byteswap, bool contiguous, int64_t stride);
 
 }  // namespace astensor::impl::cpu

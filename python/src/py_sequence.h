@@ -99,19 +99,32 @@ class PySequenceReader final : public SequenceReader {
     const auto* l = reinterpret_cast<const PyLongObject*>(c);
     const Py_ssize_t size = Py_SIZE(c);
     static_assert(PyLong_SHIFT * 2 < 63);
-    switch (size) {
-      case 0: *v = 0; return true;
-      case 1: *v = static_cast<int64_t>(l->ob_digit[0]); return true;
-      case -1: *v = -static_cast<int64_t>(l->ob_digit[0]); return true;
-      case 2:
-      case -2: {
-        const int64_t m = static_cast<int64_t>(l->ob_digit[0]) |
-                          (static_cast<int64_t>(l->ob_digit[1]) << PyLong_SHIFT);
-        *v = size < 0 ? -m : m;
-        return true;
-      }
-      default: return false;
+    // One digit or zero (|v| < 2**30, the common case): sign * digit without a branch on the
+    // sign (a jump table here cost an indirect branch per element; impl/cpu/NOTES.md "Int
+    // lists"). This is CPython 3.11's own medium_value(): from 3.11 on every int has at
+    // least one digit allocated (zero too), and the product ignores it for zero.
+#if PY_VERSION_HEX >= 0x030B0000
+    if (static_cast<std::size_t>(size + 1) <= 2) {
+      *v = static_cast<int64_t>(size) * static_cast<int64_t>(l->ob_digit[0]);
+      return true;
     }
+#else
+    if (size == 0) {
+      *v = 0;
+      return true;
+    }
+    if (size == 1 || size == -1) {
+      *v = size * static_cast<int64_t>(l->ob_digit[0]);
+      return true;
+    }
+#endif
+    if (size == 2 || size == -2) {
+      const int64_t m = static_cast<int64_t>(l->ob_digit[0]) |
+                        (static_cast<int64_t>(l->ob_digit[1]) << PyLong_SHIFT);
+      *v = size < 0 ? -m : m;
+      return true;
+    }
+    return false;
 #endif
   }
   template <class F>
