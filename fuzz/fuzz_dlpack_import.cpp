@@ -9,7 +9,11 @@
 // another name or no name. It is fed to import_dlpack_capsule(), to classify() (a raw capsule,
 // ARG-4 (3)), or through a producer object whose __dlpack__ returns the capsule, refuses
 // max_version (a pre-1.0 producer), raises, or returns a non-capsule, and whose
-// __dlpack_device__ returns good or bad values, via classify() or import_dlpack_object().
+// __dlpack_device__ returns good or bad values, via classify() or import_dlpack_object(), and
+// to classify() of a producer exporting through the DLPack C exchange table
+// (__dlpack_c_exchange_api__; the export succeeds or fails, __dlpack__ refuses). A tensor with
+// a foreign major version has its dl_tensor ASan-poisoned: the consumer must read nothing but
+// the version and the deleter.
 //
 // Oracles: a view or a clean error (astensor Error: Type/Value/Overflow, Runtime only for a
 // CUDA device (DEV-3); or the Python exception the producer raised), no Python error left
@@ -17,7 +21,8 @@
 // impl (XFER-3). The deleter runs EXACTLY once per input, after the last reference is gone
 // (it frees the struct, shape, strides and data, so a later read is an ASan report): by the
 // importer when it consumed (renamed) the capsule, by the capsule's destructor when it did
-// not; never for a NULL deleter. Library storage is back to its baseline.
+// not; never for a NULL deleter. The producer object and the capsule are back to their
+// reference counts, and library storage to its baseline.
 
 #include <sanitizer/asan_interface.h>
 
@@ -317,6 +322,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
     }
   }
   const auto storage0 = fuzz::live_storage();
+  const Py_ssize_t producer_rc = producer ? Py_REFCNT(producer) : 0;
 
   {
     std::optional<python::Classified> c;
@@ -359,6 +365,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
     if (PyErr_Occurred()) fuzz::die("a Python error left set");
   }  // every view and tensor of the import is gone here
 
+  if (producer && Py_REFCNT(producer) != producer_rc) fuzz::die("producer reference count changed");
   Py_XDECREF(producer);
   if (Py_REFCNT(cap) != 1) fuzz::die("capsule still referenced after the import");
   // Entry 4 never shows the capsule to the importer: when the exchange export handed the

@@ -48,6 +48,13 @@ class Evil(int):
             victim.clear()
         return 'Evil(%d)' % int(self)
 
+class ClearingList(list):
+    """A list whose item access clears the dict being read."""
+    def __getitem__(self, i):
+        if victim is not None:
+            victim.clear()
+        return list.__getitem__(self, i)
+
 class EvilKey:
     """A junk key that hashes like a real one; comparing it clears the dict."""
     def __init__(self, name):
@@ -64,6 +71,7 @@ PyObject* g_holder_t = nullptr;
 PyObject* g_raising_t = nullptr;
 PyObject* g_evil_t = nullptr;
 PyObject* g_evil_key_t = nullptr;
+PyObject* g_clearing_list_t = nullptr;
 
 // The ASan-poisoned block the CAI pointers point into: reading it is a finding.
 alignas(64) unsigned char g_poison[4096];
@@ -142,8 +150,8 @@ PyObject* int_or_junk(fuzz::Input& in, int64_t v) {
   return junk(in);
 }
 
-/// A sequence of ints (shape, strides): a tuple, sometimes a list, sometimes with one junk
-/// element.
+/// A sequence of ints (shape, strides): a tuple, sometimes a list (or a list subclass whose
+/// __getitem__ clears the dict), sometimes with one junk element.
 PyObject* int_seq(fuzz::Input& in, const std::vector<int64_t>& xs) {
   const uint8_t mode = in.u8();
   const bool list = (mode & 3) == 3;
@@ -155,6 +163,7 @@ PyObject* int_seq(fuzz::Input& in, const std::vector<int64_t>& xs) {
     if (list) PyList_SET_ITEM(s, static_cast<Py_ssize_t>(k), x);
     else PyTuple_SET_ITEM(s, static_cast<Py_ssize_t>(k), x);
   }
+  if (list && (mode & 0x40)) return call1(g_clearing_list_t, s);  // a list subclass
   return s;
 }
 
@@ -198,6 +207,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_raising_t = fuzz::main_global("Raising");
   g_evil_t = fuzz::main_global("Evil");
   g_evil_key_t = fuzz::main_global("EvilKey");
+  g_clearing_list_t = fuzz::main_global("ClearingList");
   ASAN_POISON_MEMORY_REGION(g_poison, sizeof g_poison);
   return 0;
 }

@@ -36,7 +36,7 @@ def iface(cai=False, opt=0, buf=256, dtype=("<", "f4"), shape=(2, 3), strides=No
     out = bytes([1 if cai else 0, opt]) + u16(buf) + bytes([7])
     out += bytes([3, 0]) if version == 3 else bytes([0])          # version 3, or absent
     out += bytes([1]) + typestr_byte(*dtype)                      # typestr
-    out += bytes([len(shape)]) + bytes(shape)                     # ndim, dims (< 9 each)
+    out += bytes([len(shape)]) + dim_bytes(shape)                 # ndim, dims
     out += bytes([0]) + bytes([0] * len(shape))                   # a tuple of plain ints
     if strides is None:
         out += bytes([0])                                         # absent
@@ -67,13 +67,19 @@ def stride_byte(elems):
     return (elems + 8) % 17
 
 
+def dim_bytes(shape):
+    """in.dim() encodings: b < 200 gives b % 9; 250.. gives a raw int64."""
+    return b"".join(bytes([d]) if 0 <= d < 9 else bytes([250]) + struct.pack("<q", d)
+                    for d in shape)
+
+
 def dlpack(legacy=False, entry=0, name=0, opt=0, data_len=256, offset=0, dev=0, dtype=11,
            shape=(2, 3), strides=None, major=0, flags=0, producer=0, devval=0):
     out = bytes([(1 if legacy else 0) | (entry << 4), name, opt]) + u16(data_len) + bytes([5])
     out += bytes([0])                                            # dflags: data present
     out += bytes([0]) if offset == 0 else bytes([200]) + u16(offset)
     out += bytes([dev, dtype])
-    out += bytes([len(shape), 0x30 if strides else 0]) + bytes(shape or (0,))  # 0-d: one unused entry
+    out += bytes([len(shape), 0x30 if strides else 0]) + dim_bytes(shape or (0,))  # 0-d: one unused entry
     if strides:
         out += bytes(stride_byte(s) for s in strides)
     if not legacy:
@@ -108,6 +114,7 @@ def main():
     write(t, "cai_stream", iface(cai=True, stream=1))
     write(t, "cai_f32", iface(cai=True))
     write(t, "evil_repr_data", iface(data_case=41))
+    write(t, "zero_size_huge_dims", iface(dtype=("<", "i8"), shape=(0, 2**61)))  # finding 4
     write(t, "cast_copy", iface(opt=(1 | (3 << 1) | (1 << 5))))  # dtype int16 (index 3), copy=True
 
     t = "fuzz_dlpack_import"
@@ -127,6 +134,8 @@ def main():
     write(t, "exchange_api", dlpack(entry=4))
     write(t, "exchange_api_refused", dlpack(entry=4, producer=7))
     write(t, "exchange_api_cuda", dlpack(entry=4, dev=4))
+    write(t, "zero_size_huge_null_strides", dlpack(dtype=5, shape=(0, 2**61)))  # finding 4
+    write(t, "null_data_offset", dlpack(offset=64)[:6] + bytes([7]) + dlpack(offset=64)[7:])  # finding 3: data NULL
     write(t, "complex_0d", dlpack(dtype=14, shape=()))
 
 

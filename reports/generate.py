@@ -78,7 +78,7 @@ def load_bench(path):
         if not row["error"]:
             row["time_s"] = to_seconds(r["real_time"], r["time_unit"])
             for k in ("bytes_per_second", "elems_per_s", "roofline", "roofline_wall", "limit_GBps",
-                      "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter", "cold_ms", "warm_ms",
+                      "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter", "cold_ms", "warm_ms", "context_ms",
                       "setup_ms", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps"):
                 if k in r:
                     row[k] = r[k]

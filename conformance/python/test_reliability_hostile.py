@@ -383,3 +383,28 @@ def test_dlp1_exchange_api_foreign_major_version_is_refused_before_reading_the_t
         astensor.as_tensor(ExchangeOnly())
     gc.collect()
     assert p.calls == 1
+
+
+class _ClearingList(list):
+    """A shape whose item access empties the interface dict being read."""
+
+    def __init__(self, items, victim):
+        super().__init__(items)
+        self.victim = victim
+
+    def __getitem__(self, i):
+        self.victim.clear()
+        return list.__getitem__(self, i)
+
+
+@pytest.mark.parametrize("iface", ["__array_interface__", "__cuda_array_interface__"])
+def test_arr9_cai1_dict_emptied_while_read_is_a_type_error(iface):
+    """ARR-9, CAI-1 (fuzz_interface_dict): the required keys were checked once, up front; a
+    'shape' list subclass whose __getitem__ empties the dict then left 'typestr' missing, and
+    its NULL was dereferenced (a crash). Each required field is now looked up where it is
+    used: TypeError naming the missing field."""
+    d = {"version": 3, "typestr": "<f4", "data": (BUF.ctypes.data, False)}
+    d["shape"] = _ClearingList([2, 2], d)
+    holder = type("Holder", (), {iface: d})()
+    with pytest.raises(TypeError, match="has no 'typestr' field"):
+        astensor.as_tensor(holder)

@@ -16,6 +16,15 @@ PyObject* field(PyObject* dict, const char* key) {
   return v;
 }
 
+/// A required field (borrowed), looked up where it is used: reading an earlier field can run
+/// the producer's Python code (a list subclass's __getitem__) that empties the dict (issue 7,
+/// fuzz_interface_dict). TypeError when absent.
+PyObject* required_field(PyObject* dict, const char* iface, const char* key) {
+  PyObject* v = field(dict, key);
+  if (!v) throw TypeError(detail::str_cat("[as_tensor] ", iface, " has no '", key, "' field"));
+  return v;
+}
+
 int64_t int_field(PyObject* v, const char* iface, const char* key) {
   if (!PyLong_Check(v) || PyBool_Check(v))
     throw TypeError(detail::str_cat("[as_tensor] ", iface, "['", key, "'] must be an int (got '",
@@ -53,18 +62,16 @@ void parse_interface_common(PyObject* dict, const char* iface, int max_version, 
   if (!PyDict_Check(dict))
     throw TypeError(detail::str_cat("[as_tensor] ", iface, " must be a dict (got '",
                                     type_name(dict), "')"));
-  for (const char* key : {"shape", "typestr", "version"})
-    if (!field(dict, key))
-      throw TypeError(detail::str_cat("[as_tensor] ", iface, " has no '", key, "' field"));
-  int64_t version = int_field(field(dict, "version"), iface, "version");
+  for (const char* key : {"shape", "typestr", "version"}) required_field(dict, iface, key);
+  int64_t version = int_field(required_field(dict, iface, "version"), iface, "version");
   ASTENSOR_CHECK_VALUE(version >= 0 && version <= max_version, "[as_tensor] ", iface,
                        "['version'] = ", version, " is not supported (expected at most ",
                        max_version, ")");
-  v->shape = int_tuple_field(field(dict, "shape"), iface, "shape");
+  v->shape = int_tuple_field(required_field(dict, iface, "shape"), iface, "shape");
   for (int64_t s : v->shape)
     ASTENSOR_CHECK_VALUE(s >= 0, "[as_tensor] ", iface, "['shape'] = ", v->shape.str(),
                          " has a negative size");
-  PyObject* ts = field(dict, "typestr");
+  PyObject* ts = required_field(dict, iface, "typestr");
   if (!PyUnicode_Check(ts))
     throw TypeError(detail::str_cat("[as_tensor] ", iface, "['typestr'] must be a str (got '",
                                     type_name(ts), "')"));
