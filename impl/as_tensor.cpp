@@ -72,7 +72,8 @@ Tensor as_tensor(const Source& source, const Options& options) {
     // The zero-copy path builds no Plan: the decision plan() would record is used as it is
     // (ArrayDecision); a copy gets its Plan from that same decision.
     ArrayDecision d = decide_array(*a, options);
-    if (d.share) return share(*a, d.share_lo, d.share_nbytes, a->shape, std::move(d.strides));
+    if (d.share)
+      return share(*a, d.geometry.lo, d.geometry.nbytes, a->shape, std::move(d.geometry.strides));
     ASTENSOR_RANGE("plan");
     return copy_view(*a, plan_array(*a, options, std::move(d)));
   }

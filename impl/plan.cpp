@@ -147,26 +147,29 @@ Plan plan_tensor(const Tensor& t, const Options& o, const TensorDecision& d) {
   return p;
 }
 
+namespace {
+ShareGeometry share_geometry(const ArrayView& v, int64_t numel) {
+  ShareGeometry g{element_strides(v)};
+  const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
+  int64_t lo = 0, hi = -1;
+  if (numel > 0) element_extent(v.shape.span(), g.strides.span(), &lo, &hi);
+  g.lo = lo;
+  g.nbytes = (hi - lo + 1) * isz;
+  return g;
+}
+}  // namespace
+
 ArrayDecision decide_array(const ArrayView& v, const Options& o) {
-  ArrayDecision d;
-  d.numel = validate(v);
-  d.dtype = o.dtype.value_or(v.dtype);
-  d.device = target_device(o, v.device);
-  d.element_strided = has_element_strides(v);
-  const bool need = d.dtype != v.dtype || d.device != v.device || v.byteswapped || !d.element_strided;
-  if (!need && o.copy != true) {
-    // ARR-1 (any strides incl. negative: ARR-3, misaligned: ARR-6), ARR-2, ARR-7.
-    d.share = true;
-    d.strides = element_strides(v);
-    const int64_t isz = static_cast<int64_t>(itemsize(v.dtype));
-    int64_t lo = 0, hi = -1;
-    if (d.numel > 0) element_extent(v.shape.span(), d.strides.span(), &lo, &hi);
-    d.share_lo = lo;
-    d.share_nbytes = (hi - lo + 1) * isz;
-    return d;
-  }
-  if (o.copy == false) refuse_copy(v, true, d.dtype, d.device);
-  return d;
+  const int64_t numel = validate(v);
+  const DType dtype = o.dtype.value_or(v.dtype);
+  const Device device = target_device(o, v.device);
+  const bool element_strided = has_element_strides(v);
+  const bool need = dtype != v.dtype || device != v.device || v.byteswapped || !element_strided;
+  // ARR-1 (any strides incl. negative: ARR-3, misaligned: ARR-6), ARR-2, ARR-7.
+  if (!need && o.copy != true)
+    return ArrayDecision{numel, dtype, device, element_strided, true, share_geometry(v, numel)};
+  if (o.copy == false) refuse_copy(v, true, dtype, device);
+  return ArrayDecision{numel, dtype, device, element_strided, false, {}};
 }
 
 Plan plan_array(const ArrayView& v, const Options& o, ArrayDecision&& d) {
@@ -180,9 +183,9 @@ Plan plan_array(const ArrayView& v, const Options& o, ArrayDecision&& d) {
   if (d.share) {
     p.decision = Decision::Share;
     p.add_reason("ARR-1: same dtype and device: shared without copying");
-    p.strides = std::move(d.strides);
-    p.share_lo = d.share_lo;
-    p.share_nbytes = d.share_nbytes;
+    p.strides = std::move(d.geometry.strides);
+    p.share_lo = d.geometry.lo;
+    p.share_nbytes = d.geometry.nbytes;
     return p;
   }
   const bool need = p.dtype != p.src_dtype || p.device != p.src_device || v.byteswapped ||

@@ -91,15 +91,21 @@ struct Plan {
 /// it directly, so the zero-copy call builds no Plan (a Plan is a few hundred bytes of
 /// layout, links and transfer fields, constructed and destroyed for nothing when sharing)
 /// and a copy gets its Plan from this same decision (plan_array), not from a second one.
+/// Where a shared array's tensor lies (ARR-1, ARR-3, ARR-6).
+struct ShareGeometry {
+  Dims strides;          ///< element strides (any sign: ARR-3)
+  int64_t lo = 0;        ///< lowest element touched, relative to element 0
+  int64_t nbytes = 0;    ///< bytes of the touched extent
+};
 struct ArrayDecision {
   int64_t numel = 0;
   DType dtype = DType::float32;  ///< resolved result dtype
   Device device = Device::cpu(); ///< resolved result device
   bool element_strided = true;   ///< byte strides are multiples of the item size (ARR-5)
   bool share = false;            ///< ARR-1: a new header on the source's memory
-  Dims strides;                  ///< share: element strides (any sign: ARR-3)
-  int64_t share_lo = 0;          ///< share: lowest element touched, relative to element 0
-  int64_t share_nbytes = 0;      ///< share: bytes of the touched extent
+  /// share: the tensor's place. Built in place (aggregate initialisation from a prvalue):
+  /// a temporary Dims moved in here and out again cost a store-forwarding stall per call.
+  ShareGeometry geometry;
 };
 /// The decision about a tensor source (TEN-1/TEN-2): `same` = TEN-1 applies (return the
 /// tensor itself; no Plan needed); otherwise plan_tensor() builds the copy's Plan from it.
