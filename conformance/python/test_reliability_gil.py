@@ -32,8 +32,9 @@ import astensor
 
 HAVE_SIM = astensor.device_count("sim") > 0
 ATTEMPTS = 3
-# 64 MiB of float64: well above entry.cpp's 1 MiB threshold, and long enough (tens of
-# milliseconds even optimized) that the window's edges are a small part of it.
+# 64 MiB of float64: well above entry.cpp's 1 MiB threshold, and long enough (15 ms and more
+# even optimized) for the ticker, napping 0.2 ms, to be scheduled inside the call on a loaded
+# machine.
 N = 8 * 2**20
 
 IMPLS = {"impl": astensor.as_tensor, "reference": astensor.reference.as_tensor}
