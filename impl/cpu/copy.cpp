@@ -136,8 +136,11 @@ void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
 
 /// Tiled copy (CopyLayout::tiled): the units [begin, end) of (outer index, a-tile, b-tile),
 /// where a and b are the two innermost dims.
+/// A full-width tile (8 columns) goes through `tile` when there is one (Note [Transposed
+/// tiles] in kernels.cpp).
 void copy_tiles(const CopyLayout& l, const char* src, char* dst, int64_t begin, int64_t end,
-                RunKernel kernel, int64_t out_size) {
+                RunKernel kernel, TileKernel tile, int64_t out_size) {
+  static_assert(CopyLayout::kTileInner == 8, "tile kernels write rows of 8 elements");
   const std::size_t nd = l.shape.size();
   const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
   const int64_t na = l.shape[nd - 2], nb = l.shape[nd - 1];
@@ -151,6 +154,11 @@ void copy_tiles(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
     for (std::size_t d = nd - 2; d-- > 0;) {
       off += (rem % l.shape[d]) * l.src_strides[d];
       rem /= l.shape[d];
+    }
+    if (tile && cnt == TB) {
+      tile(src + off + a0 * sa + b0 * sb, sa, sb, dst + ((outer * na + a0) * nb + b0) * out_size,
+           nb * out_size, a1 - a0);
+      continue;
     }
     for (int64_t a = a0; a < a1; ++a)
       kernel(src + off + a * sa + b0 * sb, sb, dst + ((outer * na + a) * nb + b0) * out_size, cnt);
@@ -214,11 +222,12 @@ void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byt
   // Tiles cover whole (a, b) planes: a part of the copy (a staging chunk) goes run by run.
   if (l.tiled && first == 0 && last == l.numel) {
     const std::size_t nd = l.shape.size();
+    const TileKernel tile = tile_kernel(from, to, byteswap, l.src_strides[nd - 2]);
     const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
     const int64_t units = l.numel / (l.shape[nd - 1] * l.shape[nd - 2]) *
                           ((l.shape[nd - 2] + TA - 1) / TA) * ((l.shape[nd - 1] + TB - 1) / TB);
     if (threads <= 1 || in_forked_child()) {
-      copy_tiles(l, src, dst, 0, units, kernel, out_size);
+      copy_tiles(l, src, dst, 0, units, kernel, tile, out_size);
       return;
     }
     const int64_t per = (units + threads - 1) / threads;
@@ -227,7 +236,7 @@ void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byt
 #endif
     for (int t = 0; t < threads; ++t) {
       const int64_t b = std::min(units, int64_t(t) * per);
-      copy_tiles(l, src, dst, b, std::min(units, b + per), kernel, out_size);
+      copy_tiles(l, src, dst, b, std::min(units, b + per), kernel, tile, out_size);
     }
     return;
   }
