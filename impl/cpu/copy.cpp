@@ -156,8 +156,11 @@ void copy_tiles(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
       rem /= l.shape[d];
     }
     if (tile && cnt == TB) {
-      tile(src + off + a0 * sa + b0 * sb, sa, sb, dst + ((outer * na + a0) * nb + b0) * out_size,
-           nb * out_size, a1 - a0);
+      // One 8x8 block per call: measured faster (10 ms against 14 ms for a (4096, 4096) tile
+      // copy) than the same blocks looped inside the kernel (impl/cpu/NOTES.md).
+      for (int64_t a = a0; a < a1; a += 8)
+        tile(src + off + a * sa + b0 * sb, sa, sb, dst + ((outer * na + a) * nb + b0) * out_size,
+             nb * out_size, std::min<int64_t>(8, a1 - a));
       continue;
     }
     for (int64_t a = a0; a < a1; ++a)

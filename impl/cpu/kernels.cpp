@@ -185,15 +185,14 @@ template <class To, class From, int K>
 // Note [Transposed tiles]
 // A transposed gather (CopyLayout::tiled: a non-dense transposed source such as
 // `a[:, ::2].T`) is copied in tiles of 256 x 8 output elements (copy.cpp copy_tiles). Run by
-// run, each output row of a tile is 8 elements read one byte at a time from 8 source rows
-// (~1.5 ns per element, 0.21-0.33x of the memcpy bound for uint8 -> float32). The tile
-// kernels instead read 8 elements along each of the 8 source rows (one 8-byte load, or a
-// stride-2 deinterleave), transpose the 8x8 block in registers and store 8 output row
-// pieces of 32 bytes. uint8 -> float32 transposes the bytes (the exact widening u8 -> i32 ->
-// f32 is then the same value cast_value gives), float64 -> float32 converts each source row
-// piece with vcvtpd2ps (what static_cast<float> compiles to: the same rounding) and
-// transposes the floats. Rows of the tile that do not fill a block of 8 go element by element
-// through cast_value.
+// run, each output row piece of a tile is 8 elements read one byte at a time from 8 source
+// rows. For uint8 -> float32 the tile kernel instead reads 8 elements along each of the 8
+// source rows (one 8-byte load, or a stride-2 deinterleave that never reads past the last
+// element), transposes the 8x8 bytes in registers (unpack 8/16/32), widens them exactly
+// (u8 -> i32 -> f32: the value cast_value gives) and stores 8 output row pieces of 32 bytes.
+// copy_tiles calls it once per 8x8 block (see there). Measured 1.4-1.5x faster than the runs;
+// still 0.19-0.27x of the memcpy bound (impl/cpu/NOTES.md). Rows that do not fill a block of
+// 8 go element by element through cast_value.
 template <int SA>
 [[gnu::target(ASTENSOR_AVX2_TARGET), gnu::always_inline]] inline __m128i load8_u8(const char* p) {
   if constexpr (SA == 1) {
@@ -240,38 +239,6 @@ template <int SA>
     }
 }
 
-[[gnu::target(ASTENSOR_AVX2_TARGET)]] void tile_f64_f32_avx2(const char* src, int64_t sa, int64_t sb,
-                                                            char* dst, int64_t pitch, int64_t na) {
-  int64_t a = 0;
-  for (; a + 8 <= na; a += 8) {
-    const char* s = src + a * 8;
-    __m256 r[8];
-    for (int b = 0; b < 8; ++b) {
-      const double* p = reinterpret_cast<const double*>(s + b * sb);
-      r[b] = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_loadu_pd(p + 4)), _mm256_cvtpd_ps(_mm256_loadu_pd(p)));
-    }
-    // 8x8 float transpose.
-    const __m256 u0 = _mm256_unpacklo_ps(r[0], r[1]), u1 = _mm256_unpackhi_ps(r[0], r[1]),
-                 u2 = _mm256_unpacklo_ps(r[2], r[3]), u3 = _mm256_unpackhi_ps(r[2], r[3]),
-                 u4 = _mm256_unpacklo_ps(r[4], r[5]), u5 = _mm256_unpackhi_ps(r[4], r[5]),
-                 u6 = _mm256_unpacklo_ps(r[6], r[7]), u7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xee),
-                 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xee),
-                 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xee),
-                 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xee);
-    const __m256 o[8] = {_mm256_permute2f128_ps(v0, v4, 0x20), _mm256_permute2f128_ps(v1, v5, 0x20),
-                         _mm256_permute2f128_ps(v2, v6, 0x20), _mm256_permute2f128_ps(v3, v7, 0x20),
-                         _mm256_permute2f128_ps(v0, v4, 0x31), _mm256_permute2f128_ps(v1, v5, 0x31),
-                         _mm256_permute2f128_ps(v2, v6, 0x31), _mm256_permute2f128_ps(v3, v7, 0x31)};
-    char* d = dst + a * pitch;
-    for (int k = 0; k < 8; ++k) _mm256_storeu_ps(reinterpret_cast<float*>(d + k * pitch), o[k]);
-  }
-  for (; a < na; ++a)
-    for (int b = 0; b < 8; ++b) {
-      const float v = cast_value<float>(load_element<double>(src + a * sa + b * sb));
-      std::memcpy(dst + a * pitch + 4 * b, &v, 4);
-    }
-}
 #endif
 
 /// The fixed-stride kernel for `stride` (bytes), or null (Note [Fixed small strides]):
@@ -383,10 +350,11 @@ RunKernel run_kernel(DType from, DType to, bool byteswap, bool contiguous, int64
 
 TileKernel tile_kernel(DType from, DType to, bool byteswap, int64_t sa) {
 #if defined(ASTENSOR_HAVE_ISA_VARIANTS)
+  // float64 -> float32 had the same 8x8 kernel (vcvtpd2ps per source row piece, a float
+  // transpose): it measured no faster than the runs (impl/cpu/NOTES.md), so it was dropped.
   if (byteswap || cpu_isa() != Isa::Avx2 || to != DType::float32) return nullptr;
   if (from == DType::uint8 && sa == 1) return &tile_u8_f32_avx2<1>;
   if (from == DType::uint8 && sa == 2) return &tile_u8_f32_avx2<2>;
-  if (from == DType::float64 && sa == 8) return &tile_f64_f32_avx2;
 #else
   (void)from, (void)to, (void)byteswap, (void)sa;
 #endif
