@@ -190,8 +190,8 @@ template <class To, class From, int K>
 // source rows (one 8-byte load, or a stride-2 deinterleave that never reads past the last
 // element), transposes the 8x8 bytes in registers (unpack 8/16/32), widens them exactly
 // (u8 -> i32 -> f32: the value cast_value gives) and stores 8 output row pieces of 32 bytes.
-// copy_tiles calls it once per 8x8 block (see there). Measured 1.4-1.5x faster than the runs;
-// still 0.19-0.27x of the memcpy bound (impl/cpu/NOTES.md). Rows that do not fill a block of
+// copy_tiles calls it once per 8x8 block (see there). Measured 1.06-1.54x faster than the
+// runs; still 0.11-0.28x of the memcpy bound (impl/cpu/NOTES.md). Rows that do not fill a block of
 // 8 go element by element through cast_value.
 template <int SA>
 [[gnu::target(ASTENSOR_AVX2_TARGET), gnu::always_inline]] inline __m128i load8_u8(const char* p) {
