@@ -358,8 +358,9 @@ TEST(ImplCast, TransposedTileKernelsMatchTheReference) {  // TEN-3, DT-3, XFER-3
           const int64_t sa = l.src_strides[l.shape.size() - 2];
           // The kernel exists for uint8 at tile-row strides of 1 and 2 elements: make sure it
           // is the one tested.
-          if (level == 1 && from == DType::uint8 && (sa == 1 || sa == 2))
+          if (level == 1 && from == DType::uint8 && (sa == 1 || sa == 2)) {
             ASSERT_NE(tile_kernel(from, DType::float32, false, sa), nullptr) << vw.what;
+          }
           for (DType to : {DType::float32, DType::float64}) {
             const int64_t n = P * v.shape[1] * v.shape[2];
             std::vector<unsigned char> want(static_cast<std::size_t>(n) * itemsize(to));
