@@ -189,10 +189,11 @@ template <class To, class From, int K>
 // rows. For uint8 -> float32 the tile kernel instead reads 8 elements along each of the 8
 // source rows (one 8-byte load, or a stride-2 deinterleave that never reads past the last
 // element), transposes the 8x8 bytes in registers (unpack 8/16/32), widens them exactly
-// (u8 -> i32 -> f32: the value cast_value gives) and stores 8 output row pieces of 32 bytes.
-// copy_tiles calls it once per 8x8 block (see there). Measured 1.06-1.54x faster than the
-// runs; still 0.11-0.28x of the memcpy bound (impl/cpu/NOTES.md). Rows that do not fill a block of
-// 8 go element by element through cast_value.
+// (u8 -> i32 -> f32: the value cast_value gives) and stores the output row pieces; two such
+// blocks side by side make a tile 16 columns wide (kTileKernelCols), so every output row gets
+// 64 contiguous bytes at once. copy_tiles calls it once per 8 rows (see there). Rows that do
+// not fill a block of 8 go element by element through cast_value; tiles narrower than 16
+// columns go run by run. Measurements: impl/cpu/NOTES.md "The tiled transposed gather".
 template <int SA>
 [[gnu::target(ASTENSOR_AVX2_TARGET), gnu::always_inline]] inline __m128i load8_u8(const char* p) {
   if constexpr (SA == 1) {
@@ -207,38 +208,52 @@ template <int SA>
   }
 }
 
+/// The 8x8 byte transpose of 8 source-row pieces: t[k] holds output rows 2k and 2k+1.
+template <int SA>
+[[gnu::target(ASTENSOR_AVX2_TARGET), gnu::always_inline]] inline void transpose8x8_u8(
+    const char* s, int64_t sb, __m128i t[4]) {
+  const __m128i r0 = load8_u8<SA>(s), r1 = load8_u8<SA>(s + sb), r2 = load8_u8<SA>(s + 2 * sb),
+                r3 = load8_u8<SA>(s + 3 * sb), r4 = load8_u8<SA>(s + 4 * sb),
+                r5 = load8_u8<SA>(s + 5 * sb), r6 = load8_u8<SA>(s + 6 * sb),
+                r7 = load8_u8<SA>(s + 7 * sb);
+  const __m128i p01 = _mm_unpacklo_epi8(r0, r1), p23 = _mm_unpacklo_epi8(r2, r3),
+                p45 = _mm_unpacklo_epi8(r4, r5), p67 = _mm_unpacklo_epi8(r6, r7);
+  const __m128i q0 = _mm_unpacklo_epi16(p01, p23), q1 = _mm_unpackhi_epi16(p01, p23),
+                q2 = _mm_unpacklo_epi16(p45, p67), q3 = _mm_unpackhi_epi16(p45, p67);
+  t[0] = _mm_unpacklo_epi32(q0, q2);
+  t[1] = _mm_unpackhi_epi32(q0, q2);
+  t[2] = _mm_unpacklo_epi32(q1, q3);
+  t[3] = _mm_unpackhi_epi32(q1, q3);
+}
+
+// 16 columns: two 8x8 blocks side by side, so each output row gets 64 contiguous bytes (a
+// whole line when the output is aligned) in one call (impl/cpu/NOTES.md: 8 columns per call
+// left each line half-written between tiles).
 template <int SA>
 [[gnu::target(ASTENSOR_AVX2_TARGET)]] void tile_u8_f32_avx2(const char* src, int64_t sa, int64_t sb,
                                                            char* dst, int64_t pitch, int64_t na) {
+  static_assert(kTileKernelCols == 16);
   int64_t a = 0;
   for (; a + 8 <= na; a += 8) {
-    const char* s = src + a * SA;
-    const __m128i r0 = load8_u8<SA>(s), r1 = load8_u8<SA>(s + sb), r2 = load8_u8<SA>(s + 2 * sb),
-                  r3 = load8_u8<SA>(s + 3 * sb), r4 = load8_u8<SA>(s + 4 * sb),
-                  r5 = load8_u8<SA>(s + 5 * sb), r6 = load8_u8<SA>(s + 6 * sb),
-                  r7 = load8_u8<SA>(s + 7 * sb);
-    // 8x8 byte transpose: t[k] holds output rows 2k and 2k+1 (8 bytes each).
-    const __m128i p01 = _mm_unpacklo_epi8(r0, r1), p23 = _mm_unpacklo_epi8(r2, r3),
-                  p45 = _mm_unpacklo_epi8(r4, r5), p67 = _mm_unpacklo_epi8(r6, r7);
-    const __m128i q0 = _mm_unpacklo_epi16(p01, p23), q1 = _mm_unpackhi_epi16(p01, p23),
-                  q2 = _mm_unpacklo_epi16(p45, p67), q3 = _mm_unpackhi_epi16(p45, p67);
-    const __m128i t[4] = {_mm_unpacklo_epi32(q0, q2), _mm_unpackhi_epi32(q0, q2),
-                          _mm_unpacklo_epi32(q1, q3), _mm_unpackhi_epi32(q1, q3)};
+    __m128i t0[4], t1[4];
+    transpose8x8_u8<SA>(src + a * SA, sb, t0);
+    transpose8x8_u8<SA>(src + a * SA + 8 * sb, sb, t1);
     char* d = dst + a * pitch;
-    for (int k = 0; k < 4; ++k) {
-      _mm256_storeu_ps(reinterpret_cast<float*>(d + 2 * k * pitch),
-                       _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(t[k])));
-      _mm256_storeu_ps(reinterpret_cast<float*>(d + (2 * k + 1) * pitch),
-                       _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(t[k], t[k]))));
-    }
+    for (int k = 0; k < 4; ++k)
+      for (int h = 0; h < 2; ++h) {
+        const __m128i x0 = h ? _mm_unpackhi_epi64(t0[k], t0[k]) : t0[k];
+        const __m128i x1 = h ? _mm_unpackhi_epi64(t1[k], t1[k]) : t1[k];
+        float* row = reinterpret_cast<float*>(d + (2 * k + h) * pitch);
+        _mm256_storeu_ps(row, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(x0)));
+        _mm256_storeu_ps(row + 8, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(x1)));
+      }
   }
   for (; a < na; ++a)
-    for (int b = 0; b < 8; ++b) {
+    for (int b = 0; b < 16; ++b) {
       const float v = cast_value<float>(load_element<uint8_t>(src + a * sa + b * sb));
       std::memcpy(dst + a * pitch + 4 * b, &v, 4);
     }
 }
-
 #endif
 
 /// The fixed-stride kernel for `stride` (bytes), or null (Note [Fixed small strides]):
