@@ -365,8 +365,8 @@ RunKernel run_kernel(DType from, DType to, bool byteswap, bool contiguous, int64
 
 TileKernel tile_kernel(DType from, DType to, bool byteswap, int64_t sa) {
 #if defined(ASTENSOR_HAVE_ISA_VARIANTS)
-  // float64 -> float32 had the same 8x8 kernel (vcvtpd2ps per source row piece, a float
-  // transpose): it measured no faster than the runs (impl/cpu/NOTES.md), so it was dropped.
+  // float64 -> float32 had the same kernel (vcvtpd2ps per source row piece, a float
+  // transpose), 8 and 16 columns wide: no faster than the runs (impl/cpu/NOTES.md), dropped.
   if (byteswap || cpu_isa() != Isa::Avx2 || to != DType::float32) return nullptr;
   if (from == DType::uint8 && sa == 1) return &tile_u8_f32_avx2<1>;
   if (from == DType::uint8 && sa == 2) return &tile_u8_f32_avx2<2>;
