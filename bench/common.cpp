@@ -160,6 +160,7 @@ const char* layout_name(Layout l) {
     case Layout::Contig: return "contig";
     case Layout::EveryOther: return "every_other";
     case Layout::Transpose: return "transpose";
+    case Layout::TransposeGather: return "transpose_gather";
   }
   return "?";
 }
@@ -175,7 +176,7 @@ int64_t layout_cols(int64_t numel) {
 
 std::size_t layout_buffer_bytes(DType dtype, int64_t numel, Layout layout) {
   const std::size_t n = static_cast<std::size_t>(numel) * itemsize(dtype);
-  return layout == Layout::EveryOther ? 2 * n : n;
+  return layout == Layout::EveryOther || layout == Layout::TransposeGather ? 2 * n : n;
 }
 
 ArrayView layout_view(const void* base, DType dtype, int64_t numel, Layout layout) {
@@ -185,6 +186,9 @@ ArrayView layout_view(const void* base, DType dtype, int64_t numel, Layout layou
   ArrayView v = ArrayView::contiguous(base, dtype, Dims{rows, cols});
   if (layout == Layout::EveryOther) {
     v.byte_strides = Dims{2 * cols * isz, 2 * isz};
+  } else if (layout == Layout::TransposeGather) {  // a[:, ::2].T of a (rows, 2 * cols) array
+    v.shape = Dims{cols, rows};
+    v.byte_strides = Dims{2 * isz, 2 * cols * isz};
   } else {  // the transpose of a C-contiguous (rows, cols) array
     v.shape = Dims{cols, rows};
     v.byte_strides = Dims{isz, cols * isz};

@@ -95,8 +95,11 @@ enum class Layout {
   Contig,      ///< 1-D, C-contiguous
   EveryOther,  ///< a[:, ::2] of a (rows, 2*cols) array: not dense, the copy gathers
   Transpose,   ///< a.T of a (rows, cols) array: dense, so TEN-3 keeps its strides
+  /// a[:, ::2].T of a (rows, 2*cols) array: not dense, so the copy is C-contiguous and
+  /// gathers down the source's columns (the tiled path of impl/cpu/copy.cpp)
+  TransposeGather,
 };
-const char* layout_name(Layout l);  // "contig", "every_other", "transpose"
+const char* layout_name(Layout l);  // "contig", "every_other", "transpose", "transpose_gather"
 /// Bytes the backing buffer needs for `numel` elements of `dtype` in `layout`.
 std::size_t layout_buffer_bytes(DType dtype, int64_t numel, Layout layout);
 /// The view of `numel` elements of `dtype` in `layout` over `base` (which holds

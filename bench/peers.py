@@ -154,9 +154,15 @@ def make_cases(quick: bool):
     h, w = (32, 32) if quick else (4096, 4096)  # 1 KiB / 16 MiB used
     img = (np.arange(h * 2 * w) % 251).astype(np.uint8).reshape(h, 2 * w)
     gathers = [("uint8_float32/every_other", img[:, ::2])]
+    # transpose_gather: a[:, ::2].T, a transposed source that is NOT dense, so the copy is
+    # C-contiguous and gathers down the columns (impl/cpu's tiled path). "transpose" below
+    # is a dense a.T, which TEN-3 copies in its own order as one contiguous run.
+    gathers.append(("uint8_float32/transpose_gather", img[:, ::2].T))
     h, w = (32, 16) if quick else (2048, 1024)  # 4 KiB / 16 MiB
-    gathers.append(("float64_float32/transpose",
-                    (np.arange(h * w) % 251).astype(np.float64).reshape(h, w).T))
+    f64 = (np.arange(h * w) % 251).astype(np.float64).reshape(h, w)
+    gathers.append(("float64_float32/transpose", f64.T))
+    f64w = (np.arange(h * 2 * w) % 251).astype(np.float64).reshape(h, 2 * w)
+    gathers.append(("float64_float32/transpose_gather", f64w[:, ::2].T))
     for what, x in gathers:
         n = x.size
         td = torch.float32 if torch is not None else None

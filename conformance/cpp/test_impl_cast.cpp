@@ -7,11 +7,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <xmmintrin.h>  // MXCSR
+#endif
 
 #include "core/cast.h"
 #include "core/convert.h"
@@ -291,6 +298,87 @@ TEST(ImplCast, TiledThreadedCopiesMatchTheReference) {  // CopyLayout::tiled, th
   }
 }
 
+// Note [Transposed tiles] (kernels.cpp): the in-register 8x8 transpose of the tiled path
+// (uint8 -> float32 at the AVX2 level) and the runs (float64, int16, and every pair at the
+// baseline level) against the reference converter, bit for bit, at every ISA level: transposed views that are not dense (`a[:, ::2].T`,
+// `a.T[:, ::2]`, `a[:, :-1].T`), reversed rows (negative inner stride), reversed columns
+// (a negative tile-row stride: no tile kernel, the runs), offsets, shapes whose tiles do
+// not fill blocks of 8 (row tails) or 8 columns (column tails), a 3-D stack, 1-3 threads;
+// float64 sources hold NaN, infinities, float32 overflow and ties, denormals.
+TEST(ImplCast, TransposedTileKernelsMatchTheReference) {  // TEN-3, DT-3, XFER-3
+  std::mt19937_64 rng(11);
+  const std::vector<double> edges = edge_doubles();
+  for (int level = 0; level <= static_cast<int>(detected_isa()); ++level) {
+    IsaLevel guard(static_cast<Isa>(level));
+    for (DType from : {DType::uint8, DType::float64, DType::int16}) {
+      const int64_t isz = static_cast<int64_t>(itemsize(from));
+      for (auto [P, R, C] : {std::array<int64_t, 3>{1, 37, 130}, {1, 203, 77}, {1, 530, 90},
+                             {3, 41, 160}}) {
+        std::vector<unsigned char> buf(static_cast<std::size_t>(P * R * C * isz));
+        for (int64_t i = 0; i < P * R * C; ++i) {
+          if (from == DType::uint8) buf[i] = static_cast<unsigned char>((i * 37 + i / 7) & 0xff);
+          else if (from == DType::int16) {
+            const int16_t v = static_cast<int16_t>(rng());
+            std::memcpy(&buf[i * 2], &v, 2);
+          } else {
+            double v = edges[rng() % edges.size()];
+            if (rng() % 2) {  // random bits, and float32 ties (an exact half ulp of float32)
+              const uint64_t b = rng();
+              std::memcpy(&v, &b, 8);
+              if (rng() % 2) v = std::ldexp(double((rng() >> 40) | 1) * 2 + 1, -int(rng() % 200) + 60) /
+                                 double(uint64_t(1) << 30);
+            }
+            std::memcpy(&buf[i * 8], &v, 8);
+          }
+        }
+        const unsigned char* base = buf.data();
+        const int64_t sp = R * C * isz, sr = C * isz, sc = isz;
+        struct V {
+          const char* what;
+          const unsigned char* data;
+          Dims shape, strides;
+        };
+        const V views[] = {
+            {"a[:, ::2].T", base, Dims{P, C / 2, R}, Dims{sp, 2 * sc, sr}},
+            {"a.T[:, ::2]", base, Dims{P, C, (R + 1) / 2}, Dims{sp, sc, 2 * sr}},
+            {"a[:, :-1].T", base, Dims{P, C - 1, R}, Dims{sp, sc, sr}},
+            {"a[::-1, :-1].T", base + (R - 1) * sr, Dims{P, C - 1, R}, Dims{sp, sc, -sr}},
+            {"a[2:, 3::2].T", base + 2 * sr + 3 * sc, Dims{P, (C - 3 + 1) / 2, R - 2}, Dims{sp, 2 * sc, sr}},
+            {"a[:, ::-1].T", base + (C - 1) * sc, Dims{P, C, R}, Dims{sp, -sc, sr}},
+        };
+        for (const V& vw : views) {
+          ArrayView v;
+          v.data = vw.data;
+          v.dtype = from;
+          v.shape = vw.shape;
+          v.byte_strides = vw.strides;
+          const Dims dst = contiguous_strides(v.shape.span());
+          const CopyLayout l = collapse(v.shape.span(), v.byte_strides.span(), dst.span());
+          ASSERT_TRUE(l.tiled) << vw.what;
+          const int64_t sa = l.src_strides[l.shape.size() - 2];
+          // The kernel exists for uint8 at tile-row strides of 1 and 2 elements: make sure it
+          // is the one tested.
+          if (level == 1 && from == DType::uint8 && (sa == 1 || sa == 2)) {
+            ASSERT_NE(tile_kernel(from, DType::float32, false, sa), nullptr) << vw.what;
+          }
+          for (DType to : {DType::float32, DType::float64}) {
+            const int64_t n = P * v.shape[1] * v.shape[2];
+            std::vector<unsigned char> want(static_cast<std::size_t>(n) * itemsize(to));
+            convert_plain(v, want.data(), to, dst.span());
+            for (int threads = 1; threads <= 3; ++threads) {
+              std::vector<unsigned char> got(want.size(), 0xEE);
+              run_copy(l, v.data, from, false, got.data(), to, threads);
+              ASSERT_EQ(got, want) << vw.what << " " << name(from) << "->" << name(to) << " shape ("
+                                   << P << ", " << R << ", " << C << ") " << isa_name(cpu_isa())
+                                   << " " << threads << " threads";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(ImplCast, ThreadedCopiesWorkInAForkedChild) {  // Note [OpenMP and fork]
   const int64_t n = 1 << 20;
   std::vector<double> src(n);
@@ -349,6 +437,127 @@ TEST(ImplCast, FastHalfSpellingsMatchCoreOnEveryRoundingCase) {  // DT-3, half_f
     for (uint32_t b = 0; b < 65536; ++b) {
       const double want = cast_value<double>(Half{uint16_t(b)});
       ASSERT_EQ(std::memcmp(&d[b], &want, 8), 0) << b;
+    }
+  }
+}
+
+namespace {
+
+/// Sets MXCSR for a scope (x86-64): the F16C kernels must not depend on it.
+class Mxcsr {
+ public:
+  explicit Mxcsr([[maybe_unused]] unsigned bits) {
+#if defined(__x86_64__)
+    old_ = _mm_getcsr();
+    _mm_setcsr((old_ & ~0xe040u) | bits);
+#endif
+  }
+  ~Mxcsr() {
+#if defined(__x86_64__)
+    _mm_setcsr(old_);
+#endif
+  }
+
+ private:
+  unsigned old_ = 0;
+};
+constexpr unsigned kFtzDaz = 0x8040u;        // flush to zero, denormals are zero
+constexpr unsigned kFtzDazTowardZero = 0xe040u;  // the same, rounding toward zero
+
+/// float32 -> float16 through the current kernel over `n` float32 bit patterns made by
+/// `pattern(i)`, against core/half.h, in batches (so that 2^32 patterns fit in memory).
+template <class F>
+void check_f32_to_f16(uint64_t n, F pattern, const char* what) {
+  const RunKernel k = run_kernel(DType::float32, DType::float16, false, true);
+  constexpr uint64_t kBatch = uint64_t(1) << 22;
+  std::vector<uint32_t> in(kBatch);
+  std::vector<uint16_t> out(kBatch);
+  for (uint64_t base = 0; base < n; base += kBatch) {
+    const uint64_t m = std::min(kBatch, n - base);
+    for (uint64_t i = 0; i < m; ++i) in[i] = pattern(base + i);
+    k(reinterpret_cast<const char*>(in.data()), 4, reinterpret_cast<char*>(out.data()),
+      static_cast<int64_t>(m));
+    for (uint64_t i = 0; i < m; ++i) {
+      float f;
+      std::memcpy(&f, &in[i], 4);
+      if (out[i] != half_from_double(f).bits)
+        FAIL() << what << " " << isa_name(cpu_isa()) << ": float32 bits 0x" << std::hex << in[i]
+               << " gave 0x" << out[i] << ", core/half.h 0x" << half_from_double(f).bits;
+    }
+  }
+}
+
+}  // namespace
+
+// Note [F16C conversions] (kernels.cpp): the AVX2 level converts float32 <-> float16 with
+// F16C, fixing NaN lanes; it must equal core/half.h bit for bit (DT-3, XFER-3) whatever MXCSR
+// says. Every float16 pattern widened (at every offset of the 8-lane body, so the tails are
+// covered); float32 -> float16 on a dense sample: every exponent, both signs, every pattern
+// of the 13 dropped bits under 16 kept-bit patterns, and at the exponents whose float16
+// result is subnormal or the smallest normal (dropping 14-24 bits) every mantissa whose
+// dropped bits are a tie, a tie +-1, zero or all ones under every kept pattern; NaN
+// payloads (quiet and signalling), float32 denormals, the overflow edge. Also under
+// FTZ|DAZ and FTZ|DAZ|round-toward-zero. ASTENSOR_EXHAUSTIVE_HALF=1 checks all 2^32 float32
+// inputs instead (about a minute; not in CI).
+TEST(ImplCast, F16cHalfConversionsMatchCoreHalfUnderAnyMxcsr) {  // DT-3, XFER-3
+  std::vector<uint16_t> pats(65536 + 8);
+  for (uint32_t b = 0; b < pats.size(); ++b) pats[b] = uint16_t(b);
+  const bool exhaustive = std::getenv("ASTENSOR_EXHAUSTIVE_HALF") != nullptr;
+  // The dense part of the sample, computed from its index: sign, exponent, kept bits, the
+  // 13 dropped bits.
+  static constexpr uint32_t kKept[16] = {0x000, 0x3ff, 0x001, 0x3fe, 0x200, 0x1ff, 0x155, 0x2aa,
+                                         0x002, 0x3fd, 0x100, 0x0ff, 0x300, 0x0f1, 0x37b, 0x011};
+  auto dense = [](uint64_t i) {
+    const uint32_t lo = uint32_t(i & 0x1fff), k = uint32_t((i >> 13) & 15), se = uint32_t(i >> 17);
+    return (se << 23) | (kKept[k] << 13) | lo;  // se: sign and exponent, 9 bits
+  };
+  constexpr uint64_t kDense = uint64_t(1) << 26;
+  // The rest, as a list of float32 bit patterns.
+  std::vector<uint32_t> sample;
+  for (uint32_t sign = 0; sign < 2; ++sign)
+    for (uint32_t e = 100; e <= 114; ++e) {  // float16 subnormal / smallest-normal results
+      const uint32_t se = (sign << 31) | (e << 23);
+      for (int drop = 14; drop <= 24; ++drop) {
+        const uint32_t half = uint32_t(1) << (drop - 1), all = (uint32_t(1) << drop) - 1;
+        const uint32_t kept_n = drop >= 23 ? 1 : uint32_t(1) << (23 - drop);
+        for (uint32_t kept = 0; kept < kept_n; ++kept)
+          for (uint32_t low : {0u, 1u, half - 1, half, half + 1, all, all - 1})
+            sample.push_back(se | (((kept << drop) | (low & all)) & 0x7fffffu));
+      }
+    }
+  for (uint32_t payload : {0x1u, 0x2u, 0x1fffu, 0x2000u, 0x3fffffu, 0x400000u, 0x400001u, 0x7fffffu,
+                           0x12345u, 0x5a5a5au})
+    for (uint32_t sign : {0u, 0x80000000u}) sample.push_back(sign | 0x7f800000u | payload);
+  for (int level = 0; level <= static_cast<int>(detected_isa()); ++level) {
+    IsaLevel guard(static_cast<Isa>(level));
+    // half_fast.h (the baseline level) rounds with float additions, which follow MXCSR.RC:
+    // only the AVX2 level is held to "any MXCSR".
+    const std::vector<unsigned> modes =
+        level == 0 ? std::vector<unsigned>{0u, kFtzDaz} : std::vector<unsigned>{0u, kFtzDaz, kFtzDazTowardZero};
+    for (unsigned mode : modes) {
+      Mxcsr csr(mode);
+      const RunKernel widen = run_kernel(DType::float16, DType::float32, false, true);
+      std::vector<uint32_t> f(65536 + 8);
+      for (int off = 0; off < 8; ++off) {
+        widen(reinterpret_cast<const char*>(pats.data() + off), 2, reinterpret_cast<char*>(f.data()),
+              65536);
+        for (uint32_t i = 0; i < 65536; ++i) {
+          const float want = half_to_float(Half{pats[off + i]});
+          ASSERT_EQ(std::memcmp(&f[i], &want, 4), 0)
+              << isa_name(cpu_isa()) << " mode " << mode << " half bits " << pats[off + i];
+        }
+      }
+      if (exhaustive && mode == 0) {
+        check_f32_to_f16(uint64_t(1) << 32, [](uint64_t i) { return uint32_t(i); }, "all float32");
+      } else {
+        check_f32_to_f16(kDense, dense, "dense sample");
+        check_f32_to_f16(sample.size(), [&](uint64_t i) { return sample[i]; }, "sample");
+        // Every length 0..17 (the 8-lane body and the padded tail) at odd offsets.
+        for (uint64_t len = 0; len < 18; ++len)
+          for (uint64_t start : {uint64_t(0), uint64_t(12345), uint64_t(sample.size() - 40)})
+            check_f32_to_f16(len, [&](uint64_t i) { return sample[start + i]; }, "short run");
+      }
+      if (::testing::Test::HasFatalFailure()) return;
     }
   }
 }

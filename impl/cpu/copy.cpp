@@ -136,10 +136,13 @@ void copy_range(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
 
 /// Tiled copy (CopyLayout::tiled): the units [begin, end) of (outer index, a-tile, b-tile),
 /// where a and b are the two innermost dims.
+/// A full-width tile goes through `tile` when there is one (Note [Transposed tiles] in
+/// kernels.cpp).
+/// TB: the tile's width (kTileKernelCols with a tile kernel, else CopyLayout::kTileInner).
 void copy_tiles(const CopyLayout& l, const char* src, char* dst, int64_t begin, int64_t end,
-                RunKernel kernel, int64_t out_size) {
+                RunKernel kernel, TileKernel tile, int64_t TB, int64_t out_size) {
   const std::size_t nd = l.shape.size();
-  const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
+  const int64_t TA = CopyLayout::kTileOuter;
   const int64_t na = l.shape[nd - 2], nb = l.shape[nd - 1];
   const int64_t sa = l.src_strides[nd - 2], sb = l.src_strides[nd - 1];
   const int64_t nta = (na + TA - 1) / TA, ntb = (nb + TB - 1) / TB;
@@ -151,6 +154,14 @@ void copy_tiles(const CopyLayout& l, const char* src, char* dst, int64_t begin, 
     for (std::size_t d = nd - 2; d-- > 0;) {
       off += (rem % l.shape[d]) * l.src_strides[d];
       rem /= l.shape[d];
+    }
+    if (tile && cnt == TB) {
+      // 8 rows per call: measured faster (10 ms against 14 ms for a (4096, 4096) tile copy)
+      // than the same blocks looped inside the kernel (impl/cpu/NOTES.md).
+      for (int64_t a = a0; a < a1; a += 8)
+        tile(src + off + a * sa + b0 * sb, sa, sb, dst + ((outer * na + a) * nb + b0) * out_size,
+             nb * out_size, std::min<int64_t>(8, a1 - a));
+      continue;
     }
     for (int64_t a = a0; a < a1; ++a)
       kernel(src + off + a * sa + b0 * sb, sb, dst + ((outer * na + a) * nb + b0) * out_size, cnt);
@@ -214,11 +225,12 @@ void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byt
   // Tiles cover whole (a, b) planes: a part of the copy (a staging chunk) goes run by run.
   if (l.tiled && first == 0 && last == l.numel) {
     const std::size_t nd = l.shape.size();
-    const int64_t TA = CopyLayout::kTileOuter, TB = CopyLayout::kTileInner;
+    const TileKernel tile = tile_kernel(from, to, byteswap, l.src_strides[nd - 2]);
+    const int64_t TA = CopyLayout::kTileOuter, TB = tile ? kTileKernelCols : CopyLayout::kTileInner;
     const int64_t units = l.numel / (l.shape[nd - 1] * l.shape[nd - 2]) *
                           ((l.shape[nd - 2] + TA - 1) / TA) * ((l.shape[nd - 1] + TB - 1) / TB);
     if (threads <= 1 || in_forked_child()) {
-      copy_tiles(l, src, dst, 0, units, kernel, out_size);
+      copy_tiles(l, src, dst, 0, units, kernel, tile, TB, out_size);
       return;
     }
     const int64_t per = (units + threads - 1) / threads;
@@ -227,7 +239,7 @@ void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byt
 #endif
     for (int t = 0; t < threads; ++t) {
       const int64_t b = std::min(units, int64_t(t) * per);
-      copy_tiles(l, src, dst, b, std::min(units, b + per), kernel, out_size);
+      copy_tiles(l, src, dst, b, std::min(units, b + per), kernel, tile, TB, out_size);
     }
     return;
   }

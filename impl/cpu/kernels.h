@@ -49,4 +49,16 @@ RunKernel run_kernel(DType from, DType to, bool byteswap, bool contiguous);
 /// src_stride argument; otherwise run_kernel(from, to, byteswap, contiguous).
 RunKernel run_kernel(DType from, DType to, bool byteswap, bool contiguous, int64_t stride);
 
+/// Output columns of a tile kernel's tile.
+inline constexpr int64_t kTileKernelCols = 16;
+/// One tile of a transposed gather (Note [Transposed tiles] in kernels.cpp): na output rows
+/// of kTileKernelCols elements; output element (a, b), stored at dst + a * pitch +
+/// b * itemsize(to) (pitch in bytes), is the element of `from` at src + a * sa + b * sb,
+/// converted.
+using TileKernel = void (*)(const char* src, int64_t sa, int64_t sb, char* dst, int64_t pitch,
+                            int64_t na);
+/// The tile kernel for a pair whose tile rows read the source at the byte stride `sa`, at the
+/// current ISA level, or null when there is none (then the tile goes run by run).
+TileKernel tile_kernel(DType from, DType to, bool byteswap, int64_t sa);
+
 }  // namespace astensor::impl::cpu
