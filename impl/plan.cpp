@@ -247,7 +247,7 @@ std::string Plan::str() const {
     s += detail::str_cat(", collapsed shape ", layout.shape.str(), ", source byte strides ",
                          layout.src_strides.str(),
                          layout.tiled ? detail::str_cat(", in ", cpu::CopyLayout::kTileOuter, "x",
-                                                        cpu::CopyLayout::kTileInner, " tiles")
+                                                        cpu::tile_columns(layout, src_dtype, dtype, byteswap), " tiles")
                                       : std::string());
   s += "\n";
   if (cast_at != CastAt::None)

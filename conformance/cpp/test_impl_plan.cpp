@@ -128,7 +128,14 @@ TEST(ImplPlan, TransposedStridedGatherIsTiled) {  // a transpose that is not den
   impl::Plan p = impl::plan(v, with_dtype(DType::float32));
   EXPECT_EQ(p.copy, CopyKind::Gather);
   EXPECT_TRUE(p.layout.tiled);
+  // float64 -> float32 has no tile kernel: 8 columns; uint8 -> float32 with a 1- or 2-byte
+  // outer stride does at the AVX2 level (16 columns); explain() names the width run_copy uses.
   EXPECT_TRUE(mentions(p.str(), "256x8 tiles")) << p.str();
+  ArrayView u8 = b.view(Dims{50, 64}, Dims{2, 100}, DType::uint8);
+  const std::string want = impl::cpu::tile_columns(impl::plan(u8, with_dtype(DType::float32)).layout,
+                                             DType::uint8, DType::float32, false) == 16
+                               ? "256x16 tiles" : "256x8 tiles";
+  EXPECT_TRUE(mentions(impl::plan(u8, with_dtype(DType::float32)).str(), want));
   EXPECT_EQ(impl_check::compare_impls(v, with_dtype(DType::float32)), "");
   EXPECT_FALSE(impl::plan(b.view(Dims{4, 3}, Dims{8, 32}), with_dtype(DType::float32)).layout.tiled);
 }

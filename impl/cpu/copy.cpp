@@ -202,6 +202,13 @@ int threads_for(int64_t bytes) {
   return static_cast<int>(std::min<int64_t>(max_threads(), bytes / per));
 }
 
+int64_t tile_columns(const CopyLayout& l, DType from, DType to, bool byteswap) {
+  const std::size_t nd = l.shape.size();
+  if (!l.tiled || nd < 2) return CopyLayout::kTileInner;
+  return tile_kernel(from, to, byteswap, l.src_strides[nd - 2]) ? kTileKernelCols
+                                                                : CopyLayout::kTileInner;
+}
+
 void run_copy(const CopyLayout& l, const void* src, DType from, bool byteswap, void* dst, DType to,
               int threads) {
   run_copy_range(l, src, from, byteswap, dst, to, 0, l.numel, threads);
@@ -226,7 +233,7 @@ void run_copy_range(const CopyLayout& l, const void* src_v, DType from, bool byt
   if (l.tiled && first == 0 && last == l.numel) {
     const std::size_t nd = l.shape.size();
     const TileKernel tile = tile_kernel(from, to, byteswap, l.src_strides[nd - 2]);
-    const int64_t TA = CopyLayout::kTileOuter, TB = tile ? kTileKernelCols : CopyLayout::kTileInner;
+    const int64_t TA = CopyLayout::kTileOuter, TB = tile_columns(l, from, to, byteswap);
     const int64_t units = l.numel / (l.shape[nd - 1] * l.shape[nd - 2]) *
                           ((l.shape[nd - 2] + TA - 1) / TA) * ((l.shape[nd - 1] + TB - 1) / TB);
     if (threads <= 1 || in_forked_child()) {

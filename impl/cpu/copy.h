@@ -36,6 +36,11 @@ struct CopyLayout {
   }
 };
 
+/// The width of a tiled copy's tiles (l.tiled): kTileInner, or kTileKernelCols where an
+/// in-register tile kernel exists for the pair and the outer stride (kernels.h). One
+/// function, so that run_copy and the plan's explain() say the same.
+int64_t tile_columns(const CopyLayout& l, DType from, DType to, bool byteswap);
+
 /// Collapses a copy of `shape` from byte strides `src_byte_strides` into element strides
 /// `dst_strides` (dense, non-negative: core copy_strides' layouts).
 CopyLayout collapse(std::span<const int64_t> shape, std::span<const int64_t> src_byte_strides,
