@@ -112,13 +112,18 @@ void* DeviceAllocator::take_cached(int device, std::size_t size, StreamHandle st
 void* DeviceAllocator::backend_allocate(int device, std::size_t size) {
   ASTENSOR_RANGE("device_alloc_backend");
   std::string first_error;
-  try {
-    return be_.allocate(device, size);
-  } catch (const Error& e) {
-    first_error = e.what();
-  } catch (const std::bad_alloc&) {
-    first_error = "std::bad_alloc";
-  }
+  // One backend call: the block, or null with the backend's error in first_error.
+  auto attempt = [&]() -> void* {
+    try {
+      return be_.allocate(device, size);
+    } catch (const Error& e) {
+      first_error = e.what();
+    } catch (const std::bad_alloc&) {
+      first_error = "std::bad_alloc";
+    }
+    return nullptr;
+  };
+  if (void* p = attempt()) return p;
   // The cache may hold the memory the backend lacks: give it back and try once more.
   std::size_t freed = 0;
   {
@@ -131,13 +136,7 @@ void* DeviceAllocator::backend_allocate(int device, std::size_t size) {
       std::lock_guard<std::mutex> g(m_);
       ++stats_.oom_retries;
     }
-    try {
-      return be_.allocate(device, size);
-    } catch (const Error& e) {
-      first_error = e.what();
-    } catch (const std::bad_alloc&) {
-      first_error = "std::bad_alloc";
-    }
+    if (void* p = attempt()) return p;
   }
   {
     std::lock_guard<std::mutex> g(m_);
