@@ -105,6 +105,53 @@ TEST(ReliabilityFault, SimTransfersWithEmptyPinnedCacheFailAtPinnedAllocation_SE
   }
 }
 
+#ifdef ASTENSOR_RELIAB_HAVE_IMPL
+TEST(ReliabilityFault, SimTransfersWithEmptyDeviceCacheFailAtEveryDeviceAllocation_SEQ6) {
+  // The device allocator serves repeated conversions from its cache, so the sweeps above
+  // reach the backend's device allocation only on a cold cache: empty it before every
+  // faulted run and fail each device allocation in turn (nothing cached to trim and retry
+  // with, so the failure must surface as the typed error and leave nothing behind).
+  for (const Scenario& sc : scenarios(true, false)) {
+    if (sc.name.rfind("sim", 0) != 0) continue;
+    for (const NamedImpl& im : implementations()) {
+      SCOPED_TRACE(std::string(im.name) + " " + sc.name);
+      const auto expected = sc.run(im.fn);
+      const Usage base = usage();
+      bool finished = false;
+      long long points = 0;
+      for (long long n = 1; n <= 100 && !finished; ++n) {
+        transfer::device_allocator(DeviceType::Sim).trim();
+        fault::arm(n, 1u << static_cast<unsigned>(fault::Site::DeviceAlloc));
+        std::vector<double> got;
+        bool threw = false;
+        try {
+          got = sc.run(im.fn);
+        } catch (const RuntimeError& e) {
+          threw = true;
+          EXPECT_NE(std::string(e.what()).find("[fault] injected"), std::string::npos) << e.what();
+        }
+        const bool fired = fault::fired();
+        fault::disarm();
+        if (fired) {
+          ++g_points_injected;
+          ++points;
+          EXPECT_TRUE(threw) << "device allocation " << n << " failed with an empty cache but the "
+                             << "conversion did not report it";
+        } else {
+          EXPECT_FALSE(threw);
+          EXPECT_EQ(got, expected);
+          finished = true;
+        }
+        EXPECT_EQ(usage(), base) << "after failing device allocation " << n << ": " << usage().str();
+        EXPECT_EQ(sc.run(im.fn), expected);
+      }
+      EXPECT_TRUE(finished);
+      EXPECT_GT(points, 0) << "no device allocation reached the backend";
+    }
+  }
+}
+#endif
+
 class Report : public ::testing::Environment {
  public:
   void TearDown() override {
