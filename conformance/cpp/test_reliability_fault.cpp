@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "core/error.h"
 #include "core/fault.h"
 #include "reliability_util.h"
@@ -16,17 +18,26 @@ namespace {
 /// The number of fault points injected over the whole binary, printed at the end.
 long long g_points_injected = 0;
 
+/// How sweep() fails the points of a scenario.
+struct SweepOptions {
+  unsigned sites = ~0u;               ///< fault::Site bits that count
+  std::function<void()> before_each;  ///< run before every faulted conversion (e.g. a trim)
+  bool must_throw = false;            ///< a fired point may not be absorbed by a fallback
+  long long max_points = 400;
+};
+
 /// Fails each fault point of `sc` in turn (for each implementation).
-void sweep(const Scenario& sc, unsigned sites = ~0u) {
+void sweep(const Scenario& sc, const SweepOptions& opt = {}) {
   for (const NamedImpl& im : implementations()) {
     SCOPED_TRACE(std::string(im.name) + " " + sc.name);
     const std::vector<double> expected = sc.run(im.fn);
     const Usage base = usage();
     bool finished = false;
     long long n = 1;
-    for (; n <= 400 && !finished; ++n) {
+    for (; n <= opt.max_points && !finished; ++n) {
       SCOPED_TRACE("fault point " + std::to_string(n));
-      fault::arm(n, sites);
+      if (opt.before_each) opt.before_each();
+      fault::arm(n, opt.sites);
       std::vector<double> got;
       bool threw = false;
       try {
@@ -49,6 +60,7 @@ void sweep(const Scenario& sc, unsigned sites = ~0u) {
       } else {
         ++g_points_injected;
         // A failure may be absorbed (a fallback that retries) only if the result is right.
+        if (opt.must_throw) EXPECT_TRUE(threw) << "fault point " << n << " fired unreported";
         if (!threw) EXPECT_EQ(got, expected);
       }
       EXPECT_EQ(usage(), base) << "after failing point " << n << ": " << usage().str()
@@ -59,7 +71,7 @@ void sweep(const Scenario& sc, unsigned sites = ~0u) {
       EXPECT_EQ(again, expected);
       EXPECT_EQ(usage(), base);
     }
-    EXPECT_TRUE(finished) << "more than 400 fault points";
+    EXPECT_TRUE(finished) << "more than " << opt.max_points << " fault points";
     EXPECT_GT(n, 2) << "the conversion passed no fault point at all";
   }
 }
@@ -111,44 +123,13 @@ TEST(ReliabilityFault, SimTransfersWithEmptyDeviceCacheFailAtEveryDeviceAllocati
   // reach the backend's device allocation only on a cold cache: empty it before every
   // faulted run and fail each device allocation in turn (nothing cached to trim and retry
   // with, so the failure must surface as the typed error and leave nothing behind).
-  for (const Scenario& sc : scenarios(true, false)) {
-    if (sc.name.rfind("sim", 0) != 0) continue;
-    for (const NamedImpl& im : implementations()) {
-      SCOPED_TRACE(std::string(im.name) + " " + sc.name);
-      const auto expected = sc.run(im.fn);
-      const Usage base = usage();
-      bool finished = false;
-      long long points = 0;
-      for (long long n = 1; n <= 100 && !finished; ++n) {
-        transfer::device_allocator(DeviceType::Sim).trim();
-        fault::arm(n, 1u << static_cast<unsigned>(fault::Site::DeviceAlloc));
-        std::vector<double> got;
-        bool threw = false;
-        try {
-          got = sc.run(im.fn);
-        } catch (const RuntimeError& e) {
-          threw = true;
-          EXPECT_NE(std::string(e.what()).find("[fault] injected"), std::string::npos) << e.what();
-        }
-        const bool fired = fault::fired();
-        fault::disarm();
-        if (fired) {
-          ++g_points_injected;
-          ++points;
-          EXPECT_TRUE(threw) << "device allocation " << n << " failed with an empty cache but the "
-                             << "conversion did not report it";
-        } else {
-          EXPECT_FALSE(threw);
-          EXPECT_EQ(got, expected);
-          finished = true;
-        }
-        EXPECT_EQ(usage(), base) << "after failing device allocation " << n << ": " << usage().str();
-        EXPECT_EQ(sc.run(im.fn), expected);
-      }
-      EXPECT_TRUE(finished);
-      EXPECT_GT(points, 0) << "no device allocation reached the backend";
-    }
-  }
+  SweepOptions opt;
+  opt.sites = 1u << static_cast<unsigned>(fault::Site::DeviceAlloc);
+  opt.before_each = [] { transfer::device_allocator(DeviceType::Sim).trim(); };
+  opt.must_throw = true;
+  opt.max_points = 100;
+  for (const Scenario& sc : scenarios(true, false))
+    if (sc.name.rfind("sim", 0) == 0) sweep(sc, opt);
 }
 #endif
 
