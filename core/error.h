@@ -3,9 +3,13 @@
 /// the same name. Messages start with the operation in brackets ("[as_tensor] ...") and
 /// name the offending value, the dtype and, for nested data, the index path.
 
-#include <sstream>
+#include <charconv>
+#include <cstdint>
+#include <concepts>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace astensor {
@@ -41,11 +45,41 @@ class RuntimeError : public Error {
 const char* error_kind_name(ErrorKind k);
 
 namespace detail {
+// Note [No iostreams]: messages are built with std::to_chars and plain appends, never with
+// iostreams, string streams or locales. A module whose libstdc++ is linked statically (the
+// GPU image's compiler does this for shared objects) shares the process with numpy's
+// dynamic libstdc++; streaming an integer then crashed inside std::ostream::_M_insert on
+// that machine. ci/stages/05-lint fails on <sstream>/<iostream>/ostringstream in the library.
+inline void append_one(std::string& s, std::string_view v) { s.append(v); }
+inline void append_one(std::string& s, const char* v) { s.append(v ? v : "(null)"); }
+inline void append_one(std::string& s, char c) { s.push_back(c); }
+inline void append_one(std::string& s, bool b) { s.append(b ? "1" : "0"); }
+template <class T>
+  requires(std::is_arithmetic_v<T> && !std::same_as<T, bool> && !std::same_as<T, char>)
+void append_one(std::string& s, T v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  s.append(buf, r.ptr);
+}
+template <class T>
+  requires std::is_enum_v<T>
+void append_one(std::string& s, T v) {
+  append_one(s, static_cast<std::underlying_type_t<T>>(v));
+}
+inline void append_one(std::string& s, const void* p) {
+  char buf[2 + 2 * sizeof(void*) + 1] = "0x";
+  auto r = std::to_chars(buf + 2, buf + sizeof buf, reinterpret_cast<std::uintptr_t>(p), 16);
+  s.append(buf, r.ptr);
+}
+inline void append_one(std::string& s, void* p) { append_one(s, static_cast<const void*>(p)); }
+
+/// Concatenates strings, characters, numbers (std::to_chars: shortest round-trip form for
+/// floating point) and pointers (hexadecimal) into one message.
 template <class... Args>
 std::string str_cat(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
+  std::string s;
+  (append_one(s, args), ...);
+  return s;
 }
 }  // namespace detail
 
