@@ -1,6 +1,10 @@
 #include "impl/transfer/transfer.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -40,6 +44,71 @@ std::string human_bytes(uint64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, v == static_cast<double>(static_cast<uint64_t>(v)) ? "%.0f %s" : "%.1f %s", v, unit[u]);
   return buf;
+}
+
+/// "4096", "64KiB", "4MiB", "1GiB", also K/M/G and KB/MB/GB (powers of 1024); nullopt
+/// otherwise.
+std::optional<std::size_t> parse_bytes(std::string_view t) {
+  std::size_t v = 0;
+  auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (r.ec != std::errc() || r.ptr == t.data()) return std::nullopt;
+  std::string_view unit(r.ptr, static_cast<std::size_t>(t.data() + t.size() - r.ptr));
+  int shift = 0;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "KB" || unit == "KiB") shift = 10;
+  else if (unit == "M" || unit == "MB" || unit == "MiB") shift = 20;
+  else if (unit == "G" || unit == "GB" || unit == "GiB") shift = 30;
+  else return std::nullopt;
+  if (shift && v > (std::numeric_limits<std::size_t>::max() >> shift)) return std::nullopt;
+  return v << shift;
+}
+
+/// The environment's overrides of TransferOptions{} (default_options()), with which variables
+/// were set, or the error a bad one gives.
+struct EnvOptions {
+  TransferOptions options;
+  bool chunk = false, slots = false, threads = false, cast = false;
+  std::string error;
+};
+
+EnvOptions read_env_options() {
+  EnvOptions e;
+  auto bad = [&](const char* var, const char* value, const char* want) {
+    if (e.error.empty())
+      e.error = detail::str_cat("[transfer] environment variable ", var, "='", value, "' is invalid: expected ", want);
+  };
+  auto int_in = [&](const char* var, int lo, int hi, int* out) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) return false;
+    int x = 0;
+    auto r = std::from_chars(v, v + std::strlen(v), x);
+    if (r.ec != std::errc() || *r.ptr != '\0' || x < lo || x > hi) {
+      bad(var, v, detail::str_cat("an integer in ", lo, "..", hi).c_str());
+      return false;
+    }
+    *out = x;
+    return true;
+  };
+  if (const char* v = std::getenv("ASTENSOR_STAGING_CHUNK"); v && *v) {
+    auto b = parse_bytes(v);
+    if (!b || *b < 64 || *b > (std::size_t(1) << 30)) bad("ASTENSOR_STAGING_CHUNK", v, "a size from 64 bytes to 1GiB, e.g. 4MiB");
+    else e.options.chunk_bytes = *b, e.chunk = true;
+  }
+  e.slots = int_in("ASTENSOR_STAGING_SLOTS", 1, 64, &e.options.slots);
+  e.threads = int_in("ASTENSOR_STAGING_THREADS", 1, 1024, &e.options.host_threads);
+  if (const char* v = std::getenv("ASTENSOR_CAST_SITE"); v && *v) {
+    const std::string_view s(v);
+    e.cast = true;
+    if (s == "host") e.options.force_cast_site = CastSite::Host;
+    else if (s == "device") e.options.force_cast_site = CastSite::Device;
+    else if (s != "auto") bad("ASTENSOR_CAST_SITE", v, "auto, host or device"), e.cast = false;
+  }
+  return e;
+}
+
+const EnvOptions& env_options() {
+  static const EnvOptions e = read_env_options();
+  return e;
 }
 
 /// TEN-3, as the reference's copy_plain computes it.
@@ -149,7 +218,9 @@ TransferPlan make_plan(const ArrayView& src, DType dtype, Device device_in, cons
                           p.gather ? "; gathered on the source" : "");
   }
   p.link_bytes = static_cast<uint64_t>(p.numel) * itemsize(p.link_dtype);
+  if (p.staged) p.host_threads = staging_host_threads(p.src_device.is_cpu() ? p.dst_device.type : p.src_device.type, opt);
   p.reason = why;
+  p.tunables = options_str(opt);
   return p;
 }
 
@@ -229,6 +300,26 @@ void host_chunk(const impl::cpu::CopyLayout& layout, const void* src, DType from
 }
 
 }  // namespace
+
+const TransferOptions& default_options() {
+  const EnvOptions& e = env_options();
+  ASTENSOR_CHECK_VALUE(e.error.empty(), e.error);
+  return e.options;
+}
+
+std::string options_str(const TransferOptions& o) {
+  const EnvOptions& e = env_options();
+  // A value marked with its variable only when it is the environment's (not a caller's own).
+  auto from_env = [&](bool set, bool same) { return set && same ? " (env)" : ""; };
+  const TransferOptions& eo = e.options;
+  return detail::str_cat(
+      "chunk ", human_bytes(o.chunk_bytes), from_env(e.chunk, o.chunk_bytes == eo.chunk_bytes),
+      ", slots ", o.slots, from_env(e.slots, o.slots == eo.slots),
+      ", host threads ", o.host_threads > 0 ? std::to_string(o.host_threads) : std::string("auto"),
+      from_env(e.threads, o.host_threads == eo.host_threads),
+      ", cast site ", o.force_cast_site ? cast_site_name(*o.force_cast_site) : "auto",
+      from_env(e.cast, o.force_cast_site == eo.force_cast_site));
+}
 
 int staging_host_threads(DeviceType device_type, const TransferOptions& opt) {
   if (opt.host_threads > 0) return opt.host_threads;
@@ -468,13 +559,15 @@ std::string TransferPlan::str() const {
                                   staged ? " staged" : "");
   if (staged)
     s += detail::str_cat(" (", slots, " slot", slots == 1 ? "" : "s", " x ", human_bytes(chunk_bytes), ", ", chunks,
-                         " chunk", chunks == 1 ? "" : "s", ")");
+                         " chunk", chunks == 1 ? "" : "s", ", up to ", host_threads, " host thread",
+                         host_threads == 1 ? "" : "s", ")");
   s += detail::str_cat(": ", src_device.str(), " ", name(src_dtype), " -> ", dst_device.str(), " ", name(dst_dtype));
   if (cast_site != CastSite::None) s += detail::str_cat(", cast on the ", cast_site_name(cast_site));
   s += detail::str_cat("; ", human_bytes(link_bytes), " (", name(link_dtype), ") over ", link_name(link));
   if (gather) s += "; gather";
   if (byteswap) s += "; byteswap";
   if (!reason.empty()) s += "; " + reason;
+  if (!tunables.empty()) s += "; tunables: " + tunables;
   return s;
 }
 

@@ -28,17 +28,31 @@ namespace astensor::transfer {
 enum class CastSite : uint8_t { None, Host, Device };
 const char* cast_site_name(CastSite s);  // "none", "host", "device"
 
+/// The transfer pipeline's tunables. The defaults below are the one place they are set;
+/// as_tensor uses default_options(), i.e. these with the environment's overrides.
 struct TransferOptions {
   /// Bytes per staging slot (perf-anchors §2.4: 4-8 MiB; smaller costs per-chunk overhead).
+  /// Environment: ASTENSOR_STAGING_CHUNK ("4MiB", "1048576", ...).
   std::size_t chunk_bytes = std::size_t(4) << 20;
-  /// Slots in the ring (2-4).
+  /// Slots in the ring (2-4). Environment: ASTENSOR_STAGING_SLOTS.
   int slots = 3;
   /// At most this many host threads fill or drain a slot; 0: staging_host_threads() (the CPU
   /// copies' rule per chunk, impl/cpu threads_for, capped on sim; Note [OpenMP and fork]).
+  /// Environment: ASTENSOR_STAGING_THREADS.
   int host_threads = 0;
   /// Overrides the cast placement rule (tests and benchmarks compare both placements).
+  /// Environment: ASTENSOR_CAST_SITE = auto (the rule), host or device.
   std::optional<CastSite> force_cast_site;
 };
+
+/// The options as_tensor runs transfers with: TransferOptions{} with the overrides of the
+/// environment variables named above, read once, on first use. A variable that does not parse
+/// or is out of range is a ValueError naming it and its value (raised by every transfer until
+/// it is fixed: a silently ignored setting would mislead a tuning run).
+const TransferOptions& default_options();
+/// The tunables as one line for explain(): "chunk 4 MiB, slots 3, host threads 2, cast site
+/// auto", each value read from the environment followed by "(ASTENSOR_...)".
+std::string options_str(const TransferOptions& options);
 
 /// What a transfer will do (COPY-2's explain() prints it; tests assert it).
 struct TransferPlan {
@@ -64,7 +78,9 @@ struct TransferPlan {
   /// runs it chunk by chunk (impl/cpu run_copy_range), device kernels index it.
   impl::cpu::CopyLayout layout;
   int64_t chunk_elems = 0;   ///< elements per staging chunk (staged only)
+  int host_threads = 0;      ///< most host threads per staging chunk (staged only)
   std::string reason;
+  std::string tunables;      ///< options_str() of the options the plan was made with
 
   /// One line, e.g. "h2d staged (3 slots x 4 MiB, 2 chunks): float64 -> float32 cast on the
   /// host; 8 MiB over h2d; narrowing cast: cast on the host while staging".
@@ -74,37 +90,37 @@ struct TransferPlan {
 /// The plan of transfer(src, dtype, device) without running it. `device` is resolved
 /// (DEV-2/DEV-3); src is validated.
 TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device,
-                               const TransferOptions& options = {});
+                               const TransferOptions& options = default_options());
 
 /// Executes a plan made by describe_transfer(src, ...) for the same source, following it
 /// (impl::execute: no decision is taken again). Different backends (via_host) run as
 /// to_host then to_device.
-Tensor run_transfer(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
+Tensor run_transfer(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = default_options());
 
 /// The most host threads a transfer to or from `device_type` fills or drains a staging slot
 /// with: options.host_threads when set; else all the CPU copies may use (impl/cpu
 /// max_threads), minus one on sim, whose copy engine is a host thread (Note [Staging threads
 /// on sim] in README.md). Each chunk may use fewer (impl/cpu threads_for).
-int staging_host_threads(DeviceType device_type, const TransferOptions& options = {});
+int staging_host_threads(DeviceType device_type, const TransferOptions& options = default_options());
 
 /// Runs only the host side of a staged host -> device plan (describe_transfer of a pageable
 /// host source): fills the ring's pinned slots chunk by chunk with the same code, threads and
 /// slot sizes as run_transfer (gather + byteswap + host cast fused), but queues no copy and
 /// allocates no device memory, so benchmarks can hold the fill against host memcpy.
 /// ValueError when the plan is not staged host -> device.
-void stage_host_side(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = {});
+void stage_host_side(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = default_options());
 
 /// Host source -> a new tensor of `dtype` on accelerator `device`.
 Tensor to_device(const ArrayView& host_src, DType dtype, Device device,
-                 const TransferOptions& options = {});
+                 const TransferOptions& options = default_options());
 /// Device source -> a new host tensor of `dtype`.
-Tensor to_host(const ArrayView& device_src, DType dtype, const TransferOptions& options = {});
+Tensor to_host(const ArrayView& device_src, DType dtype, const TransferOptions& options = default_options());
 /// Device source -> a new tensor of `dtype` on `device` (same device: a kernel or one copy;
 /// another device of the same backend: peer copy; another backend: through the host).
 Tensor device_to_device(const ArrayView& device_src, DType dtype, Device device,
-                        const TransferOptions& options = {});
+                        const TransferOptions& options = default_options());
 /// Any of the three, chosen by the devices (host -> host is refused: not a transfer).
 Tensor transfer(const ArrayView& src, DType dtype, Device device,
-                const TransferOptions& options = {});
+                const TransferOptions& options = default_options());
 
 }  // namespace astensor::transfer
