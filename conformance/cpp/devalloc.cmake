@@ -5,4 +5,5 @@ if(TARGET astensor_impl)
   astensor_test(test_device_alloc "unit;sim" test_device_alloc.cpp)
   astensor_test(test_cuda_device_alloc "unit;cuda" test_device_alloc.cpp)
   target_compile_definitions(test_cuda_device_alloc PRIVATE ASTENSOR_TEST_CUDA=1)
+  astensor_cuda_test_util(test_cuda_device_alloc)  # cuda_test_util.cmake
 endif()

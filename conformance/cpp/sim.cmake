@@ -5,3 +5,4 @@ set(_astensor_device_tests test_backend_async.cpp test_transfer.cpp)
 astensor_test(test_sim_devices "conformance;sim" ${_astensor_device_tests})
 astensor_test(test_cuda_devices "conformance;cuda" ${_astensor_device_tests})
 target_compile_definitions(test_cuda_devices PRIVATE ASTENSOR_TEST_CUDA=1)
+astensor_cuda_test_util(test_cuda_devices)  # cuda_test_util.cmake

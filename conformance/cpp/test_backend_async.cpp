@@ -1,6 +1,7 @@
 // The Backend interface on the device under test (sim, or CUDA where present): memory,
 // pointer attributes, streams, events, async copies, cast kernels, counters (DEV-4,
-// XFER-2, CAI-3). The sim-only parts (host access faults, random delays) say so.
+// XFER-2, CAI-3). Ordering is checked on both with keep_busy (cuda_test_util.h): a stream
+// kept busy makes a missing wait read stale data. The sim-only parts say why.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <numeric>
 #include <thread>
 
+#include "conformance/cpp/cuda_test_util.h"
 #include "conformance/cpp/device_test_util.h"
 #include "core/cast.h"
 #include "core/error.h"
@@ -33,6 +35,18 @@ std::vector<int32_t> iota_vec(std::size_t n, int32_t start) {
   std::iota(v.begin(), v.end(), start);
   return v;
 }
+
+/// A device buffer's int32 contents (a blocking copy: ordered after all queued work).
+std::vector<int32_t> read_ints(Backend& be, const DevBuf& d, std::size_t n) {
+  std::vector<int32_t> out(n);
+  be.copy_sync(out.data(), Device::cpu(), d.p, test_device(d.dev), n * 4);
+  return out;
+}
+
+/// Pinned host memory as int32s. The copies that must stay queued behind a busy stream use
+/// pinned host memory: CUDA may stage a copy from pageable memory by waiting for the stream on
+/// the host first, which would hide the very ordering under test.
+int32_t* ints(const PinnedBlock& b) { return static_cast<int32_t*>(b.data()); }
 
 }  // namespace
 
@@ -119,10 +133,30 @@ TEST(DEVICE_SUITE(Streams), OneStreamRunsItsQueueInOrderUnderRandomDelays) {  //
 
 TEST(DEVICE_SUITE(Streams), EventsOrderWorkAcrossStreams) {
   ASTENSOR_REQUIRE_DEVICES(1);
-  sim::ScopedDelays delays(0, 500);
   Backend& be = test_backend();
   Stream s1(be, 0), s2(be, 0);
   const std::size_t n = 2048;
+  bool was_busy = false;
+  {
+    // s1 busy, then it writes x; s2 copies x only after the event: without the wait it would
+    // read x's old contents (zeros).
+    auto src = iota_vec(n, 5);
+    DevBuf fresh(be, 0, n * 4), x(be, 0, n * 4), y(be, 0, n * 4);
+    be.copy_sync(fresh.p, test_device(0), src.data(), Device::cpu(), n * 4);
+    const std::vector<int32_t> zeros(n, 0);
+    be.copy_sync(x.p, test_device(0), zeros.data(), Device::cpu(), n * 4);
+    Event busy_end(be, 0), e(be, 0);
+    keep_busy(0, s1.get(), busy_ms());
+    busy_end.record(s1.get());
+    be.copy_async(x.p, test_device(0), fresh.p, test_device(0), n * 4, s1.get());
+    e.record(s1.get());
+    e.block(s2.get());
+    be.copy_async(y.p, test_device(0), x.p, test_device(0), n * 4, s2.get());
+    was_busy = still_busy(busy_end);
+    s2.synchronize();
+    EXPECT_EQ(read_ints(be, y, n), src) << "s2 read x before s1 wrote it";
+  }
+  sim::ScopedDelays delays(0, 500);
   for (int round = 0; round < 5; ++round) {
     auto src = iota_vec(n, round * 7);
     DevBuf x(be, 0, n * 4), y(be, 0, n * 4);
@@ -136,22 +170,31 @@ TEST(DEVICE_SUITE(Streams), EventsOrderWorkAcrossStreams) {
     s2.synchronize();
     EXPECT_EQ(out, src) << "round " << round;
   }
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the first stream");
 }
 
 TEST(DEVICE_SUITE(Streams), AMissingWaitCorruptsDataUnderDelays) {
-  // The point of the delay mode: overwriting a host source before the queued copy has run
-  // must show up, so a forgotten event wait cannot pass by luck.
-  if (!testing_sim()) GTEST_SKIP() << "random delays exist only on sim";
-  sim::ScopedDelays delays(3000, 4000);
+  // The point of keep_busy (and of sim's delay mode): overwriting a host source before the
+  // queued copy has run must show up, so a forgotten event wait cannot pass by luck.
+  ASTENSOR_REQUIRE_DEVICES(1);
   Backend& be = test_backend();
   Stream s(be, 0);
-  std::vector<int32_t> src(256, 1), out(256, 0);
+  PinnedBlock src(be, 1024), out(be, 1024);
+  std::fill(ints(src), ints(src) + 256, 1);
+  std::fill(ints(out), ints(out) + 256, 0);
   DevBuf d(be, 0, 1024);
+  keep_busy(0, s.get(), busy_ms());
+  Event busy_end(be, 0);
+  busy_end.record(s.get());
   be.copy_async(d.p, test_device(0), src.data(), Device::cpu(), 1024, s.get());
-  std::fill(src.begin(), src.end(), 2);  // the bug: no wait before reuse
+  std::fill(ints(src), ints(src) + 256, 2);  // the bug: no wait before reuse
+  const bool was_busy = still_busy(busy_end);
   be.copy_async(out.data(), Device::cpu(), d.p, test_device(0), 1024, s.get());
   s.synchronize();
-  EXPECT_EQ(out, std::vector<int32_t>(256, 2)) << "the copy ran before the overwrite";
+  // Only meaningful if the copy had not started when the source was overwritten.
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy stream");
+  EXPECT_EQ(std::vector<int32_t>(ints(out), ints(out) + 256), std::vector<int32_t>(256, 2))
+      << "the copy ran before the overwrite";
 }
 
 TEST(DEVICE_SUITE(Events), QueryAndSynchronize) {
@@ -162,16 +205,11 @@ TEST(DEVICE_SUITE(Events), QueryAndSynchronize) {
   never.synchronize();
   Stream s(be, 0);
   Event e(be, 0);
-  {
-    sim::ScopedDelays delays(30000, 30000);  // 30 ms before each op on sim
-    std::vector<char> buf(1 << 20, 3);
-    DevBuf d(be, 0, buf.size());
-    be.copy_async(d.p, test_device(0), buf.data(), Device::cpu(), buf.size(), s.get());
-    e.record(s.get());
-    if (testing_sim()) EXPECT_FALSE(e.query()) << "recorded behind a 30 ms delayed copy";
-    e.synchronize();
-    EXPECT_TRUE(e.query());
-  }
+  keep_busy(0, s.get(), busy_ms());
+  e.record(s.get());
+  EXPECT_FALSE(e.query()) << "recorded behind " << busy_ms() << " ms of busy work";
+  e.synchronize();
+  EXPECT_TRUE(e.query());
 }
 
 TEST(DEVICE_SUITE(Kernels), CastKernelMatchesTheHostCastBitForBit) {  // DT-3, XFER-2
@@ -263,22 +301,48 @@ TEST(DEVICE_SUITE(Streams), CrossDeviceCopy) {  // XFER-2
   EXPECT_EQ(be.counters().bytes(Link::Peer), 40000u);
 }
 
+/// CAI-3 / DLP-2 with one producer stream: work queued on `producer` (named by the protocol
+/// integer `value`) writes a buffer behind keep_busy; the consumer stream, ordered with
+/// wait_external_stream, copies it. Without the wait the consumer reads the old zeros.
+/// Returns whether the producer was still busy once the consumer's work was queued.
+bool check_external_producer(intptr_t value, StreamHandle producer, const std::string& what) {
+  Backend& be = test_backend();
+  Stream consumer(be, 0);
+  const std::size_t n = 512;
+  auto src = iota_vec(n, 11);
+  const std::vector<int32_t> zeros(n, 0);
+  DevBuf fresh(be, 0, n * 4), target(be, 0, n * 4), out(be, 0, n * 4);
+  be.copy_sync(fresh.p, test_device(0), src.data(), Device::cpu(), n * 4);
+  be.copy_sync(target.p, test_device(0), zeros.data(), Device::cpu(), n * 4);
+  keep_busy(0, producer, busy_ms());
+  Event busy_end(be, 0);
+  busy_end.record(producer);
+  be.copy_async(target.p, test_device(0), fresh.p, test_device(0), n * 4, producer);
+  be.wait_external_stream(0, value, consumer.get());
+  be.copy_async(out.p, test_device(0), target.p, test_device(0), n * 4, consumer.get());
+  const bool was_busy = still_busy(busy_end);
+  consumer.synchronize();
+  EXPECT_EQ(read_ints(be, out, n), src) << what << ": the consumer did not wait for the producer";
+  be.synchronize_stream(producer);
+  return was_busy;
+}
+
 TEST(DEVICE_SUITE(Streams), ExternalProducerStreamIsWaitedOn) {  // CAI-3, DLP-2
   ASTENSOR_REQUIRE_DEVICES(1);
-  if (!testing_sim()) GTEST_SKIP() << "the CUDA variant needs a foreign CUDA stream (python suites)";
-  sim::ScopedDelays delays(2000, 3000);
   Backend& be = test_backend();
-  Stream producer(be, 0), consumer(be, 0);
-  auto src = iota_vec(512, 11);
-  DevBuf d(be, 0, 2048);
-  be.copy_async(d.p, test_device(0), src.data(), Device::cpu(), 2048, producer.get());
-  be.wait_external_stream(0, reinterpret_cast<intptr_t>(producer.get()), consumer.get());
-  std::vector<int32_t> out(512, 0);
-  be.copy_async(out.data(), Device::cpu(), d.p, test_device(0), 2048, consumer.get());
-  consumer.synchronize();
-  EXPECT_EQ(out, src);
+  bool was_busy = true;
+  {
+    ForeignStream foreign(0);  // CUDA: a raw cudaStream_t the library never saw
+    was_busy &= check_external_producer(foreign.protocol_value(), foreign.get(), "a foreign stream");
+  }
+  // The protocols' special values: 1 the legacy default stream, 2 the per-thread default
+  // stream (sim: both its default stream); the library's own streams are non-blocking, so
+  // neither orders them by itself.
+  was_busy &= check_external_producer(1, protocol_stream(0, 1), "stream 1 (legacy default)");
+  was_busy &= check_external_producer(2, protocol_stream(0, 2), "stream 2 (per-thread default)");
+  Stream consumer(be, 0);
   EXPECT_THROW(be.wait_external_stream(0, 0, consumer.get()), ValueError) << "stream 0 is disallowed";
-  producer.synchronize();
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "a producer stream");
 }
 
 TEST(DEVICE_SUITE(Streams), ManyHostThreadsEachWithTheirOwnStream) {

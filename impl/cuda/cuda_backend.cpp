@@ -1,6 +1,8 @@
 // The CUDA backend: a thin adapter from the Backend interface to the CUDA runtime, with the
 // same contract as sim (the conformance suites run unchanged on both). Built only when CUDA
-// is enabled; otherwise no_cuda_backend.cpp answers "built without CUDA".
+// is enabled; otherwise no_cuda_backend.cpp answers "built without CUDA". The fault points
+// (core/fault.h) sit where sim has them, before the runtime call: device and pinned
+// allocations, and every copy, so the fault-injection suites run on CUDA too.
 
 #include <array>
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/fault.h"
 #include "core/trace.h"
 #include "impl/cuda/cast_kernels.cuh"
 #include "impl/cuda/cuda_check.h"
@@ -70,6 +73,7 @@ class CudaBackend final : public Backend {
     return d;
   }
   void* allocate(int device, std::size_t nbytes) override {
+    fault::point(fault::Site::DeviceAlloc);
     DeviceGuard g(device);
     void* p = nullptr;
     if (nbytes) ASTENSOR_CUDA_CHECK(cudaMalloc(&p, nbytes));
@@ -87,6 +91,7 @@ class CudaBackend final : public Backend {
     // order the copy after the involved devices' queued work explicitly (the contract).
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
+    fault::point(fault::Site::Copy);
     // Unified addressing: the runtime knows where each pointer lives.
     ASTENSOR_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDefault));
   }
@@ -94,6 +99,7 @@ class CudaBackend final : public Backend {
   // Pinned memory: portable, so every device's copy engines can use it.
   void* allocate_pinned(std::size_t nbytes) override {
     ASTENSOR_RANGE("cudaHostAlloc");
+    fault::point(fault::Site::PinnedAlloc);
     void* p = nullptr;
     ASTENSOR_CUDA_CHECK(cudaHostAlloc(&p, nbytes ? nbytes : 1, cudaHostAllocPortable));
     return p;
@@ -186,6 +192,9 @@ class CudaBackend final : public Backend {
                   std::size_t nbytes, StreamHandle stream) override {
     if (!nbytes) return;
     ASTENSOR_RANGE("copy_async");
+    // Sim fails a copy when it runs (at the next synchronization); here the failure is
+    // raised when the copy is queued, as an immediate cudaMemcpyAsync error would be.
+    fault::point(fault::Site::Copy);
     const Link link = count(dst, dst_device, src, src_device, nbytes);
     auto s = static_cast<cudaStream_t>(stream);
     if (link == Link::Peer) {
