@@ -203,17 +203,27 @@ double ensure_pinned_limit(bool h2d) {
   return pinned_limit(h2d);
 }
 
-/// Counters of a transfer case: bytes processed (input bytes), elements/s, the fraction of
-/// the pinned peak P by event time (roofline) and by wall time (roofline_wall), wall time.
-void report_transfer(State& s, bool h2d, int64_t numel, std::size_t src_bytes, double event_s,
-                     double wall_s, const std::string& label) {
+/// The bytes that must cross the link to move `numel` elements from `from` to `to` under the
+/// best plan: the narrower of the two types crosses (a widening cast runs after the copy, a
+/// narrowing one before it).
+std::size_t link_bytes_of(int64_t numel, DType from, DType to) {
+  return static_cast<std::size_t>(numel) * std::min(itemsize(from), itemsize(to));
+}
+
+/// Counters of a transfer case: bytes processed (input bytes), elements/s, and the one meaning
+/// of roofline for transfers (issue 12): bytes that must cross the link under the best plan
+/// (`link_bytes`, also a counter) / time / the pinned peak P measured in the same run, by event
+/// time (roofline) and by wall time (roofline_wall); wall time.
+void report_transfer(State& s, bool h2d, int64_t numel, std::size_t src_bytes, std::size_t link_bytes,
+                     double event_s, double wall_s, const std::string& label) {
   using benchmark::Counter;
   const auto iters = static_cast<int64_t>(s.iterations());
   if (iters == 0) return;
   s.SetBytesProcessed(iters * static_cast<int64_t>(src_bytes));
   s.counters["elems_per_s"] = Counter(static_cast<double>(numel * iters), Counter::kIsRate);
+  s.counters["link_bytes"] = static_cast<double>(link_bytes);
   const double p = ensure_pinned_limit(h2d);
-  const double bytes = static_cast<double>(src_bytes) * static_cast<double>(iters);
+  const double bytes = static_cast<double>(link_bytes) * static_cast<double>(iters);
   s.counters["limit_GBps"] = p / 1e9;
   s.counters["roofline"] = event_s > 0 && p > 0 ? bytes / event_s / p : 0;
   s.counters["roofline_wall"] = wall_s > 0 && p > 0 ? bytes / wall_s / p : 0;
@@ -238,7 +248,7 @@ void bm_memcpy(State& s, bool h2d, bool pinned, std::size_t bytes) {
     if (s.error_occurred()) return;
     if (pinned && event_s > 0)
       store_pinned_limit(h2d, static_cast<double>(bytes) * static_cast<double>(s.iterations()) / event_s);
-    report_transfer(s, h2d, static_cast<int64_t>(bytes / 4), bytes, event_s, wall_s,
+    report_transfer(s, h2d, static_cast<int64_t>(bytes / 4), bytes, bytes, event_s, wall_s,
                     std::string("baseline src:") + (pinned ? "pinned" : "pageable"));
   } catch (const std::exception& e) {
     s.SkipWithError(e.what());
@@ -259,7 +269,7 @@ void bm_many_small_memcpy(State& s, std::size_t bytes) {
         ASTENSOR_CUDA_CHECK(cudaMemcpyAsync(dev + i * bytes, host + i * bytes, bytes, cudaMemcpyHostToDevice, st));
     }, &event_s, &wall_s);
     if (s.error_occurred()) return;
-    report_transfer(s, true, static_cast<int64_t>(total / 4), total, event_s, wall_s, "baseline src:pinned");
+    report_transfer(s, true, static_cast<int64_t>(total / 4), total, total, event_s, wall_s, "baseline src:pinned");
   } catch (const std::exception& e) {
     s.SkipWithError(e.what());
   }
@@ -310,7 +320,7 @@ void bm_h2d_as_tensor(State& s, Impl impl, DType from, DType to, Layout layout, 
     double event_s = 0, wall_s = 0;
     time_calls(s, [&] { return call_as_tensor(impl, source, o); }, &event_s, &wall_s);
     if (s.error_occurred()) return;
-    report_transfer(s, true, src.numel, bytes, event_s, wall_s,
+    report_transfer(s, true, src.numel, bytes, link_bytes_of(src.numel, from, to), event_s, wall_s,
                     std::string(impl_name(impl)) + " src:" + (pinned ? "pinned" : "pageable") +
                         " out:device-alloc");
   } catch (const std::exception& e) {
@@ -335,7 +345,7 @@ void bm_d2h_as_tensor(State& s, Impl impl, DType from, DType to, std::size_t byt
     time_calls(s, [&] { return call_as_tensor(impl, source, o); }, &event_s, &wall_s);
     if (s.error_occurred()) return;
     const std::size_t out_bytes = static_cast<std::size_t>(a.numel) * itemsize(to);
-    report_transfer(s, false, a.numel, bytes, event_s, wall_s,
+    report_transfer(s, false, a.numel, bytes, link_bytes_of(a.numel, from, to), event_s, wall_s,
                     std::string(impl_name(impl)) + " out:" +
                         out_state(out_bytes, minor_faults() - f0, static_cast<int64_t>(s.iterations())));
   } catch (const std::exception& e) {
@@ -364,7 +374,7 @@ void bm_many_small_as_tensor(State& s, Impl impl, std::size_t bytes) {
       return outs;
     }, &event_s, &wall_s);
     if (s.error_occurred()) return;
-    report_transfer(s, true, numel * kManySmallCount, bytes * kManySmallCount, event_s, wall_s,
+    report_transfer(s, true, numel * kManySmallCount, bytes * kManySmallCount, bytes * kManySmallCount, event_s, wall_s,
                     std::string(impl_name(impl)) + " src:pageable out:device-alloc");
   } catch (const std::exception& e) {
     s.SkipWithError(e.what());
@@ -414,7 +424,7 @@ void bm_cold(State& s, Impl impl, std::size_t bytes) {
     ASTENSOR_CUDA_CHECK(cudaDeviceSynchronize());
     const double warm_s = now_s() - t0;
     const double first_s = call_s / static_cast<double>(std::max<int64_t>(1, s.iterations()));
-    report_transfer(s, true, a.numel, bytes, wall_s, wall_s,
+    report_transfer(s, true, a.numel, bytes, bytes, wall_s, wall_s,
                     std::string(impl_name(impl)) +
                         (first_in_process ? " cold:context+pool" : " cold:pool (context already up)"));
     s.counters["context_ms"] = context_s * 1e3;  // 0 when a context already existed

@@ -275,8 +275,9 @@ def headline(rows, peers):
         trow = [[f"`{case_key(r)}`", r["impl"], fmt_num(r["bytes_per_second"] / 1e9), fmt_num(r.get("wall_GBps")),
                  fmt_num(r.get("roofline"), 2), fmt_num(r.get("roofline_wall"), 2)]
                 for r in cu if size_bytes(r["axes"].get("bytes")) == big]
-        lines.append(f"\n**Host <-> CUDA at {big >> 20} MiB** (roofline = fraction of the pinned copy-engine "
-                     "peak measured in the same run; targets in perf-anchors 4.2, T3 >= 0.8 with enough cores):\n")
+        lines.append(f"\n**Host <-> CUDA at {big >> 20} MiB** (roofline = share of the link: the bytes that "
+                     "must cross it under the best plan (the narrower dtype of a cast) / time / the pinned copy "
+                     "bandwidth measured in the same run; 1.0 is the link's speed):\n")
         lines.append(md_table(["case", "impl", "event GB/s", "wall GB/s", "roofline (events)", "roofline (wall)"], trow))
     else:
         lines.append("\n**Host <-> CUDA**: not measured on this machine (no CUDA device; the `cuda/` cases are "
