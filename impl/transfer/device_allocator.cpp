@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/trace.h"
+#include "impl/cpu/copy.h"
 
 namespace astensor::transfer {
 
@@ -19,7 +20,11 @@ std::atomic<DeviceAllocator*> g_allocators[kNumDeviceTypes] = {};
 std::once_flag g_once[kNumDeviceTypes];
 std::once_flag g_exit_once;
 
-void shutdown_at_exit() { shutdown_device_allocators(); }
+/// Not in a forked child: its copy of the backend's state is not usable (no CUDA context, no
+/// sim stream threads); the memory goes with the process.
+void shutdown_at_exit() {
+  if (!impl::cpu::in_forked_child()) shutdown_device_allocators();
+}
 
 /// Note [Caches at exit]: called after a successful backend allocation, so the backend has
 /// started and its own exit teardown was registered before this hook.

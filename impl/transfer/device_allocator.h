@@ -40,7 +40,8 @@
 /// (shutdown_device_allocators(), shutdown_pinned_pools() in pinned_pool.h) waits for the
 /// device's work and frees every cached block; blocks still held by live tensors are left
 /// alone, and when they are freed later they go straight back to the backend. Nothing cached
-/// (or no cache made): the hook does nothing.
+/// (or no cache made): the hook does nothing; in a forked child it does nothing either (the
+/// child cannot use the parent's CUDA context or sim's stream threads).
 
 #include <cstddef>
 #include <cstdint>

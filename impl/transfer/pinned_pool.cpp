@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/trace.h"
+#include "impl/cpu/copy.h"
 
 namespace astensor::transfer {
 
@@ -15,7 +16,11 @@ std::atomic<PinnedPool*> g_pools[kNumDeviceTypes] = {};
 std::once_flag g_once[kNumDeviceTypes];
 std::once_flag g_exit_once;
 
-void shutdown_at_exit() { shutdown_pinned_pools(); }
+/// Not in a forked child: its copy of the backend's state is not usable (no CUDA context, no
+/// sim stream threads); the memory goes with the process.
+void shutdown_at_exit() {
+  if (!impl::cpu::in_forked_child()) shutdown_pinned_pools();
+}
 
 /// Note [Caches at exit] (device_allocator.h): called after a successful allocate_pinned, so
 /// the backend has started and its own exit teardown was registered before this hook.
