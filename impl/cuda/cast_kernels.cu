@@ -1,3 +1,5 @@
+#include <type_traits>
+
 #include "core/cast.h"
 #include "core/error.h"
 #include "core/trace.h"
@@ -16,14 +18,38 @@ int grid_for(int64_t work) {
   return static_cast<int>(want < 65535 * 8 ? (want > 0 ? want : 1) : 65535 * 8);
 }
 
+// Note [Loading bool]: a bool source byte may be anything from 0 to 255 (NumPy views of raw
+// bytes, DLPack producers); 2..255 read as true, as on the CPU. Loading such a byte as a C++
+// bool is undefined behaviour, and in practice a bool -> integer cast then yields the byte
+// itself, so every kernel loads a bool as its byte and tests != 0: the scalar kernels
+// through core/cast.h's load_element (the CPU's element loader), the vector kernel through
+// Loaded/from_loaded below.
+
+/// The type the vector kernel loads an element of storage type T as.
+template <class T>
+struct Loaded {
+  using type = T;
+};
+template <>
+struct Loaded<bool> {
+  using type = unsigned char;
+};
+template <class T>
+using loaded_t = typename Loaded<T>::type;
+
+template <class T>
+__device__ inline T from_loaded(loaded_t<T> v) {
+  if constexpr (std::is_same_v<T, bool>) return v != 0;
+  else return v;
+}
+
 /// Any alignment: element by element through memcpy (sources may be misaligned, ARR-6).
 template <class From, class To>
 __global__ void cast_contiguous_kernel(const char* __restrict__ src, char* __restrict__ dst,
                                        int64_t n) {
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    From v;
-    memcpy(&v, src + i * sizeof(From), sizeof(From));
+    const From v = load_element<From>(src + i * sizeof(From));  // Note [Loading bool]
     To out = cast_value<To>(v);
     memcpy(dst + i * sizeof(To), &out, sizeof(To));
   }
@@ -37,19 +63,20 @@ struct alignas(sizeof(T) * V) Pack {
 };
 
 template <class From, class To, int V>
-__global__ void cast_vector_kernel(const Pack<From, V>* __restrict__ src, Pack<To, V>* __restrict__ dst,
-                                   int64_t packs, const From* __restrict__ tail_src,
+__global__ void cast_vector_kernel(const Pack<loaded_t<From>, V>* __restrict__ src,
+                                   Pack<To, V>* __restrict__ dst, int64_t packs,
+                                   const loaded_t<From>* __restrict__ tail_src,
                                    To* __restrict__ tail_dst, int tail) {
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   for (int64_t i = first; i < packs; i += stride) {
-    const Pack<From, V> in = src[i];
+    const Pack<loaded_t<From>, V> in = src[i];
     Pack<To, V> out;
 #pragma unroll
-    for (int j = 0; j < V; ++j) out.v[j] = cast_value<To>(in.v[j]);
+    for (int j = 0; j < V; ++j) out.v[j] = cast_value<To>(from_loaded<From>(in.v[j]));  // Note [Loading bool]
     dst[i] = out;
   }
-  if (first < tail) tail_dst[first] = cast_value<To>(tail_src[first]);
+  if (first < tail) tail_dst[first] = cast_value<To>(from_loaded<From>(tail_src[first]));
 }
 
 struct KernelDims {
@@ -73,8 +100,7 @@ __global__ void cast_strided_kernel(const char* __restrict__ src, char* __restri
       dof += idx * d.dst_strides[k];
     }
     if (!dst_strided) dof = i * int64_t(sizeof(To));
-    From v;
-    memcpy(&v, src + so, sizeof(From));
+    const From v = load_element<From>(src + so);  // Note [Loading bool]
     To out = cast_value<To>(v);
     memcpy(dst + dof, &out, sizeof(To));
   }
@@ -85,13 +111,15 @@ void contiguous_typed(const void* src, void* dst, int64_t n, cudaStream_t stream
   constexpr int big = sizeof(From) > sizeof(To) ? int(sizeof(From)) : int(sizeof(To));
   constexpr int V = big >= 16 ? 1 : 16 / big;
   const auto s = reinterpret_cast<uintptr_t>(src), d = reinterpret_cast<uintptr_t>(dst);
+  using L = loaded_t<From>;
+  static_assert(sizeof(L) == sizeof(From));
   if (V > 1 && n >= V && s % (sizeof(From) * V) == 0 && d % (sizeof(To) * V) == 0) {
     const int64_t packs = n / V;
     const int tail = static_cast<int>(n - packs * V);
     const int64_t done = packs * V;
     cast_vector_kernel<From, To, V><<<grid_for(packs > tail ? packs : tail), kThreads, 0, stream>>>(
-        static_cast<const Pack<From, V>*>(src), static_cast<Pack<To, V>*>(dst), packs,
-        static_cast<const From*>(src) + done, static_cast<To*>(dst) + done, tail);
+        static_cast<const Pack<L, V>*>(src), static_cast<Pack<To, V>*>(dst), packs,
+        static_cast<const L*>(src) + done, static_cast<To*>(dst) + done, tail);
   } else {
     cast_contiguous_kernel<From, To><<<grid_for(n), kThreads, 0, stream>>>(
         static_cast<const char*>(src), static_cast<char*>(dst), n);

@@ -1,6 +1,7 @@
 #pragma once
 /// Device-side casts: the DT-3 cast of core/cast.h in CUDA kernels (the same functions the
-/// CPU runs, so CPU and GPU agree bit for bit).
+/// CPU runs, so CPU and GPU agree bit for bit). A bool source byte 2..255 reads as true, as
+/// on the CPU (Note [Loading bool] in cast_kernels.cu).
 
 #include <cuda_runtime.h>
 

@@ -2,6 +2,7 @@
 
 #include "impl/transfer/device_allocator.h"
 
+#include <atomic>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -9,8 +10,29 @@
 
 #include "core/error.h"
 #include "core/trace.h"
+#include "impl/cpu/copy.h"
 
 namespace astensor::transfer {
+
+namespace {
+
+std::atomic<DeviceAllocator*> g_allocators[kNumDeviceTypes] = {};
+std::once_flag g_once[kNumDeviceTypes];
+std::once_flag g_exit_once;
+
+/// Not in a forked child: its copy of the backend's state is not usable (no CUDA context, no
+/// sim stream threads); the memory goes with the process.
+void shutdown_at_exit() {
+  if (!impl::cpu::in_forked_child()) shutdown_device_allocators();
+}
+
+/// Note [Caches at exit]: called after a successful backend allocation, so the backend has
+/// started and its own exit teardown was registered before this hook.
+void register_exit_hook() {
+  std::call_once(g_exit_once, [] { std::atexit(shutdown_at_exit); });
+}
+
+}  // namespace
 
 std::size_t DeviceAllocator::round_size(std::size_t nbytes) {
   constexpr std::size_t kSmall = std::size_t(1) << 20;
@@ -20,16 +42,7 @@ std::size_t DeviceAllocator::round_size(std::size_t nbytes) {
   return (nbytes + step - 1) / step * step;
 }
 
-DeviceAllocator::~DeviceAllocator() {
-  trim();
-  std::map<int, std::vector<EventHandle>> events;
-  {
-    std::lock_guard<std::mutex> g(m_);
-    events.swap(events_);
-  }
-  for (auto& [d, v] : events)
-    for (EventHandle e : v) be_.destroy_event(e);
-}
+DeviceAllocator::~DeviceAllocator() { shutdown(); }
 
 EventHandle DeviceAllocator::take_event(int device) {
   {
@@ -115,7 +128,9 @@ void* DeviceAllocator::backend_allocate(int device, std::size_t size) {
   // One backend call: the block, or null with the backend's error in first_error.
   auto attempt = [&]() -> void* {
     try {
-      return be_.allocate(device, size);
+      void* p = be_.allocate(device, size);
+      register_exit_hook();  // no-op after the first time; std::atexit does not throw
+      return p;
     } catch (const Error& e) {
       first_error = e.what();
     } catch (const std::bad_alloc&) {
@@ -239,7 +254,20 @@ void DeviceAllocator::shutdown() noexcept {
     std::lock_guard<std::mutex> g(m_);
     shutdown_ = true;
   }
-  trim();
+  trim();  // deallocate() waits for the device's work on each block first
+  // Events cached for reuse are not needed any more (a shut-down allocator caches no block).
+  std::map<int, std::vector<EventHandle>> events;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    events.swap(events_);
+  }
+  for (auto& [d, v] : events)
+    for (EventHandle e : v) be_.destroy_event(e);
+}
+
+bool DeviceAllocator::is_shut_down() const {
+  std::lock_guard<std::mutex> g(m_);
+  return shutdown_;
 }
 
 DeviceAllocator::Stats DeviceAllocator::stats() const {
@@ -247,18 +275,10 @@ DeviceAllocator::Stats DeviceAllocator::stats() const {
   return stats_;
 }
 
-namespace {
-
-DeviceAllocator* g_allocators[kNumDeviceTypes] = {};
-std::once_flag g_once[kNumDeviceTypes];
-std::once_flag g_exit_once;
-
-void release_at_exit() {
-  for (DeviceAllocator* a : g_allocators)
-    if (a) a->shutdown();
+void shutdown_device_allocators() noexcept {
+  for (auto& a : g_allocators)
+    if (DeviceAllocator* p = a.load(std::memory_order_acquire)) p->shutdown();
 }
-
-}  // namespace
 
 DeviceAllocator& device_allocator(DeviceType type) {
   const int i = static_cast<int>(type);
@@ -270,19 +290,15 @@ DeviceAllocator& device_allocator(DeviceType type) {
       if (end != e) bound = static_cast<std::size_t>(v);
     }
     // Leaked on purpose: tensors may be destroyed during static destruction.
-    g_allocators[i] = new DeviceAllocator(backend(type), bound);
+    g_allocators[i].store(new DeviceAllocator(backend(type), bound), std::memory_order_release);
   });
-  return *g_allocators[i];
+  return *g_allocators[i].load(std::memory_order_acquire);
 }
 
 std::shared_ptr<Storage> allocate_device(std::size_t nbytes, Device device, StreamHandle stream) {
   Backend& be = backend(device.type);
   if (!stream) stream = be.current_stream(device.index);
-  auto st = device_allocator(device.type).allocate(device.index, nbytes, stream);
-  // Registered once a backend has allocated (so after its own start-up, and therefore before
-  // its teardown at exit): the cached blocks go back while the backend still works.
-  std::call_once(g_exit_once, [] { std::atexit(release_at_exit); });
-  return st;
+  return device_allocator(device.type).allocate(device.index, nbytes, stream);
 }
 
 }  // namespace astensor::transfer

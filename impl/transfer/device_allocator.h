@@ -27,8 +27,21 @@
 /// fit is given back to the backend. When the backend cannot allocate, the allocator frees
 /// every cached block (trim) and retries once; a second failure is a RuntimeError naming the
 /// request, the device and the backend's error, and leaves the cache consistent (empty).
-/// Thread-safe. The process-wide allocators give everything back at exit (atexit, after the
-/// backend's own start-up, so before its teardown).
+/// Thread-safe.
+///
+/// Note [Caches at exit]
+/// The process-wide allocators and pinned pools are never destroyed (tensors may die during
+/// static destruction, and the backends are never destroyed either), so their cached blocks
+/// would stay allocated until the process ends, and tools that check for leaks at exit
+/// (compute-sanitizer --leak-check full) report them. Each cache therefore registers an
+/// exit hook with std::atexit the first time its backend hands it memory: the backend (the
+/// CUDA runtime included) has started by then, and atexit handlers run in reverse order of
+/// registration, so the hook runs before the runtime's own teardown. The hook
+/// (shutdown_device_allocators(), shutdown_pinned_pools() in pinned_pool.h) waits for the
+/// device's work and frees every cached block; blocks still held by live tensors are left
+/// alone, and when they are freed later they go straight back to the backend. Nothing cached
+/// (or no cache made): the hook does nothing; in a forked child it does nothing either (the
+/// child cannot use the parent's CUDA context or sim's stream threads).
 
 #include <cstddef>
 #include <cstdint>
@@ -77,8 +90,10 @@ class DeviceAllocator {
 
   /// Gives every cached block back to the backend (blocks in use are not affected).
   void trim() noexcept;
-  /// From now on freed blocks go straight back to the backend (process exit).
+  /// Gives every cached block and event back, and from now on freed blocks go straight back
+  /// to the backend (Note [Caches at exit]). Blocks in use are not affected.
   void shutdown() noexcept;
+  bool is_shut_down() const;
   Stats stats() const;
   std::size_t max_cached_bytes() const { return max_cached_; }
   Backend& backend() const { return be_; }
@@ -114,6 +129,11 @@ class DeviceAllocator {
 /// The process-wide allocator of a device type's backend: made on first use, bound
 /// ASTENSOR_DEVICE_CACHE_BYTES (bytes) when set, else kDefaultMaxCached.
 DeviceAllocator& device_allocator(DeviceType type);
+
+/// The exit hook of Note [Caches at exit]: shutdown() of every process-wide allocator made so
+/// far. Registered with std::atexit after the first backend allocation of any allocator;
+/// callable directly (tests). Idempotent.
+void shutdown_device_allocators() noexcept;
 
 /// Shorthand: device_allocator(device.type).allocate(device.index, nbytes, stream), where a
 /// null stream means the device's current stream.

@@ -77,7 +77,9 @@ inline void row(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
     std::memcpy(dp, &o, sizeof(To));
   };
   if (ss == int64_t(sizeof(From)) && ds == int64_t(sizeof(To))) {
-    if constexpr (std::is_same_v<From, To> && !Swap) {
+    // bool -> bool goes through load_element too, so a bool byte 2..255 comes out as 1, as
+    // from the CUDA kernels and the reference's cast_one (core/cast.h).
+    if constexpr (std::is_same_v<From, To> && !Swap && !std::is_same_v<From, bool>) {
       std::memcpy(d, s, static_cast<std::size_t>(n) * sizeof(From));
     } else {
       // Constant strides let the compiler vectorize.

@@ -1,12 +1,34 @@
 #include "impl/transfer/pinned_pool.h"
 
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 
 #include "core/error.h"
 #include "core/trace.h"
+#include "impl/cpu/copy.h"
 
 namespace astensor::transfer {
+
+namespace {
+
+std::atomic<PinnedPool*> g_pools[kNumDeviceTypes] = {};
+std::once_flag g_once[kNumDeviceTypes];
+std::once_flag g_exit_once;
+
+/// Not in a forked child: its copy of the backend's state is not usable (no CUDA context, no
+/// sim stream threads); the memory goes with the process.
+void shutdown_at_exit() {
+  if (!impl::cpu::in_forked_child()) shutdown_pinned_pools();
+}
+
+/// Note [Caches at exit] (device_allocator.h): called after a successful allocate_pinned, so
+/// the backend has started and its own exit teardown was registered before this hook.
+void register_exit_hook() {
+  std::call_once(g_exit_once, [] { std::atexit(shutdown_at_exit); });
+}
+
+}  // namespace
 
 PinnedLease& PinnedLease::operator=(PinnedLease&& o) noexcept {
   if (this != &o) {
@@ -49,6 +71,7 @@ PinnedLease PinnedPool::acquire(std::size_t nbytes) {
   }
   ASTENSOR_RANGE("pinned_pool_alloc");
   void* p = be_.allocate_pinned(n);  // outside the lock: it can take milliseconds
+  register_exit_hook();               // no-op after the first time
   std::lock_guard<std::mutex> g(m_);
   ++stats_.backend_allocs;
   stats_.in_use_bytes += n;
@@ -62,7 +85,7 @@ void PinnedPool::release(void* p, std::size_t n) noexcept {
     std::lock_guard<std::mutex> g(m_);
     stats_.in_use_bytes -= n;
     --stats_.in_use_blocks;
-    if (stats_.cached_bytes + n <= max_cached_) {
+    if (!shutdown_ && stats_.cached_bytes + n <= max_cached_) {
       free_[n].push_back(p);
       stats_.cached_bytes += n;
       ++stats_.cached_blocks;
@@ -74,7 +97,7 @@ void PinnedPool::release(void* p, std::size_t n) noexcept {
   if (give_back) be_.free_pinned(p);
 }
 
-void PinnedPool::trim() {
+void PinnedPool::trim() noexcept {
   std::map<std::size_t, std::vector<void*>> blocks;
   {
     std::lock_guard<std::mutex> g(m_);
@@ -87,24 +110,41 @@ void PinnedPool::trim() {
     for (void* p : v) be_.free_pinned(p);
 }
 
+void PinnedPool::shutdown() noexcept {
+  {
+    std::lock_guard<std::mutex> g(m_);
+    shutdown_ = true;
+  }
+  trim();
+}
+
+bool PinnedPool::is_shut_down() const {
+  std::lock_guard<std::mutex> g(m_);
+  return shutdown_;
+}
+
 PinnedPool::Stats PinnedPool::stats() const {
   std::lock_guard<std::mutex> g(m_);
   return stats_;
 }
 
 PinnedPool& pinned_pool(DeviceType type) {
-  // Leaked on purpose: backends outlive static destruction order issues at exit.
-  static PinnedPool* pools[kNumDeviceTypes] = {};
-  static std::once_flag once[kNumDeviceTypes];
   const int i = static_cast<int>(type);
-  std::call_once(once[i], [&] {
+  std::call_once(g_once[i], [&] {
     // The cache bound: ASTENSOR_PINNED_POOL_MB (default 256 MiB).
     std::size_t bound = PinnedPool::kDefaultMaxCached;
     if (const char* e = std::getenv("ASTENSOR_PINNED_POOL_MB"); e && *e)
       bound = static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20;
-    pools[i] = new PinnedPool(backend(type), bound);
+    // Leaked on purpose: leases may be released during static destruction; the cached
+    // blocks go back at exit through the hook instead (Note [Caches at exit]).
+    g_pools[i].store(new PinnedPool(backend(type), bound), std::memory_order_release);
   });
-  return *pools[i];
+  return *g_pools[i].load(std::memory_order_acquire);
+}
+
+void shutdown_pinned_pools() noexcept {
+  for (auto& p : g_pools)
+    if (PinnedPool* pool = p.load(std::memory_order_acquire)) pool->shutdown();
 }
 
 }  // namespace astensor::transfer

@@ -5,6 +5,8 @@
 /// per-size free lists; the bytes kept cached are bounded, and a release that would exceed
 /// the bound gives the block back to the backend. The pool knows nothing of streams: whoever
 /// queued work on a block must wait for it before releasing (the staging ring's events).
+/// The process-wide pools give their cached blocks back at exit (Note [Caches at exit] in
+/// device_allocator.h).
 
 #include <cstddef>
 #include <cstdint>
@@ -66,7 +68,11 @@ class PinnedPool {
   /// backend cannot pin more memory.
   PinnedLease acquire(std::size_t nbytes);
   /// Frees every cached block.
-  void trim();
+  void trim() noexcept;
+  /// Frees every cached block, and from now on released blocks go straight back to the
+  /// backend (Note [Caches at exit]). Leased blocks are not affected.
+  void shutdown() noexcept;
+  bool is_shut_down() const;
   Stats stats() const;
   std::size_t max_cached_bytes() const { return max_cached_; }
   Backend& backend() const { return be_; }
@@ -83,10 +89,16 @@ class PinnedPool {
   mutable std::mutex m_;
   std::map<std::size_t, std::vector<void*>> free_;  // size -> blocks
   Stats stats_;
+  bool shutdown_ = false;
 };
 
 /// The process-wide pool of a device type's backend: created on first use, never per call;
 /// its cache bound is ASTENSOR_PINNED_POOL_MB (MiB) when set, else kDefaultMaxCached.
 PinnedPool& pinned_pool(DeviceType type);
+
+/// The exit hook of Note [Caches at exit]: shutdown() of every process-wide pool made so far.
+/// Registered with std::atexit after a pool's first backend allocation; callable directly
+/// (tests). Idempotent.
+void shutdown_pinned_pools() noexcept;
 
 }  // namespace astensor::transfer
