@@ -1,8 +1,9 @@
 // The simulated accelerator (DESIGN.md "The simulated accelerator", SPEC DEV-4), after
 // PyTorch's OpenReg: device memory is mmap'd and kept PROT_NONE except while a legal copy or
-// kernel touches it, so a host access to device memory faults at once; each stream is a
-// worker thread running its queue in order; events are generation counters; a random-delay
-// mode makes a missing wait corrupt data instead of passing by luck.
+// kernel touches it, so a host access to device memory faults at once; each device has a
+// memory capacity (sim::device_memory(), CUDA's out-of-memory); each stream is a worker thread
+// running its queue in order (Note [sim streams model CUDA]); events are generation counters;
+// a random-delay mode makes a missing wait corrupt data instead of passing by luck.
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -483,7 +484,8 @@ class SimBackend final : public Backend {
                  std::size_t nbytes) override {
     if (nbytes == 0) return;
     const Checked c = check_copy(dst, dst_device, src, src_device, nbytes);
-    // Ordered after queued work, as cudaMemcpy on the legacy default stream.
+    // Ordered after all queued work of the devices involved, as the CUDA backend's copy_sync
+    // (which synchronizes them: cudaMemcpy alone would not wait for non-blocking streams).
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
     fault::point(fault::Site::Copy);
