@@ -1,8 +1,9 @@
 // The simulated accelerator (DESIGN.md "The simulated accelerator", SPEC DEV-4), after
 // PyTorch's OpenReg: device memory is mmap'd and kept PROT_NONE except while a legal copy or
-// kernel touches it, so a host access to device memory faults at once; each stream is a
-// worker thread running its queue in order; events are generation counters; a random-delay
-// mode makes a missing wait corrupt data instead of passing by luck.
+// kernel touches it, so a host access to device memory faults at once; each device has a
+// memory capacity (sim::device_memory(), CUDA's out-of-memory); each stream is a worker thread
+// running its queue in order (Note [sim streams model CUDA]); events are generation counters;
+// a random-delay mode makes a missing wait corrupt data instead of passing by luck.
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -33,6 +35,9 @@ namespace astensor {
 namespace {
 
 using sim::kDeviceCount;
+
+/// Larger capacities are clamped, so page rounding below them cannot overflow.
+constexpr std::size_t kMaxDeviceMemory = std::size_t(1) << 50;
 
 std::size_t page_size() {
   static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -64,6 +69,34 @@ void maybe_delay() {
   std::this_thread::sleep_for(std::chrono::microseconds(dist(rng)));
 }
 
+// --- device memory capacity ----------------------------------------------------------------------
+
+std::size_t capacity_from_env() {
+  const char* e = std::getenv("ASTENSOR_SIM_DEVICE_MEMORY");
+  if (!e || !*e) return sim::kDefaultDeviceMemory;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(e, &end, 10);
+  int shift = 0;
+  switch (end ? *end : '\0') {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
+    default: break;
+  }
+  if (end == e || v == 0 || v > (kMaxDeviceMemory >> shift)) {
+    std::fprintf(stderr, "astensor: [sim] ASTENSOR_SIM_DEVICE_MEMORY='%s' is not a size in bytes "
+                         "(e.g. 4294967296 or 4G); using the default\n", e);
+    return sim::kDefaultDeviceMemory;
+  }
+  return static_cast<std::size_t>(v) << shift;
+}
+
+std::atomic<std::size_t>& capacity() {
+  static std::atomic<std::size_t> c{capacity_from_env()};
+  return c;
+}
+
 // --- memory registry ---------------------------------------------------------------------------
 
 struct Alloc {
@@ -92,31 +125,21 @@ class Registry {
   void* map(std::size_t nbytes, int device) {
     fault::point(device >= 0 ? fault::Site::DeviceAlloc : fault::Site::PinnedAlloc);
     const std::size_t ps = page_size();
+    if (device >= 0) return map_device(nbytes, device);
+    ASTENSOR_CHECK(nbytes <= SIZE_MAX - ps, "[sim] out of memory allocating ", nbytes,
+                   " bytes of pinned host memory");
     const std::size_t map_size = std::max<std::size_t>(ps, (nbytes + ps - 1) / ps * ps);
-    if (device >= 0) {
-      // A cached mapping of the same size (already PROT_NONE, every page closed).
-      std::lock_guard<std::mutex> g(m_);
-      auto it = cache_.find({device, map_size});
-      if (it != cache_.end()) {
-        void* p = it->second;
-        cache_.erase(it);
-        cached_bytes_ -= map_size;
-        Alloc a{nbytes, map_size, device, {}};
-        a.open.assign(map_size / ps, 0);
-        allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
-        return p;
-      }
-    }
-    // Pre-faulted (MAP_POPULATE) like real device memory, then closed to the host.
     void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    ASTENSOR_CHECK(p != MAP_FAILED, "[sim] out of memory allocating ", nbytes, " bytes",
-                   device >= 0 ? " on sim:" : " of pinned host memory", device >= 0 ? std::to_string(device) : "");
-    if (device >= 0) mprotect(p, map_size, PROT_NONE);
-    Alloc a{nbytes, map_size, device, {}};
-    if (device >= 0) a.open.assign(map_size / ps, 0);
+    ASTENSOR_CHECK(p != MAP_FAILED, "[sim] out of memory allocating ", nbytes, " bytes of pinned host memory");
     std::lock_guard<std::mutex> g(m_);
-    allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
+    allocs_[reinterpret_cast<uintptr_t>(p)] = Alloc{nbytes, map_size, kPinned, {}};
     return p;
+  }
+
+  /// Bytes taken on a device: live allocations plus cached mappings (whole pages).
+  std::size_t used(int device) {
+    std::lock_guard<std::mutex> g(m_);
+    return used_[device] + cached_[device];
   }
 
   /// Unmaps; false when `p` is not the base of a live allocation of that kind (`device`:
@@ -127,11 +150,15 @@ class Registry {
     if (it == allocs_.end() || it->second.device == kRegistered || (device < 0) != (it->second.device < 0))
       return false;
     const std::size_t size = it->second.map_size;
-    if (it->second.device >= 0 && cached_bytes_ + size <= cache_limit()) {
+    const int d = it->second.device;
+    if (d >= 0) used_[d] -= size;
+    if (d >= 0 && cached_bytes_ + size <= cache_limit()) {
       // Kept for reuse, like a device caching allocator: fresh mappings cost a page-zeroing
-      // pass that would dominate every simulated transfer.
-      cache_.emplace(std::make_pair(it->second.device, size), p);
+      // pass that would dominate every simulated transfer. They still count against the
+      // device's memory until map_device() drops them to make room.
+      cache_.emplace(std::make_pair(d, size), p);
       cached_bytes_ += size;
+      cached_[d] += size;
     } else {
       munmap(p, size);
     }
@@ -225,10 +252,73 @@ class Registry {
     return limit;
   }
 
+  /// Device memory within the device's capacity (sim::device_memory()): a cached mapping of
+  /// the same size if there is one; else room is made by dropping cached mappings of the
+  /// device (as CUDA's caching allocators trim before they give up), and a request that
+  /// still does not fit is refused BEFORE mmap: sim maps with MAP_POPULATE, so an oversized
+  /// mapping would take the host's RAM, not fail.
+  void* map_device(std::size_t nbytes, int device) {
+    const std::size_t ps = page_size();
+    const std::size_t capacity = sim::device_memory();
+    std::size_t map_size = 0;
+    {
+      std::lock_guard<std::mutex> g(m_);
+      if (nbytes <= capacity) {
+        map_size = std::max<std::size_t>(ps, (nbytes + ps - 1) / ps * ps);
+        // A cached mapping of the same size (already PROT_NONE, every page closed).
+        auto it = cache_.find({device, map_size});
+        if (it != cache_.end()) {
+          void* p = it->second;
+          cache_.erase(it);
+          cached_bytes_ -= map_size;
+          cached_[device] -= map_size;
+          used_[device] += map_size;
+          Alloc a{nbytes, map_size, device, {}};
+          a.open.assign(map_size / ps, 0);
+          allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
+          return p;
+        }
+        for (auto c = cache_.lower_bound({device, 0});
+             c != cache_.end() && c->first.first == device &&
+             used_[device] + cached_[device] + map_size > capacity;) {
+          munmap(c->second, c->first.second);
+          cached_bytes_ -= c->first.second;
+          cached_[device] -= c->first.second;
+          c = cache_.erase(c);
+        }
+      }
+      if (nbytes > capacity || used_[device] + map_size > capacity) {
+        std::size_t live = 0;
+        for (const auto& [base, a] : allocs_) live += a.device == device;
+        throw RuntimeError(detail::str_cat(
+            "[sim] out of memory: cannot allocate ", nbytes, " bytes on sim:", device, " (capacity ", capacity,
+            " bytes, ", used_[device], " bytes in use by ", live,
+            " live allocations; ASTENSOR_SIM_DEVICE_MEMORY sets the capacity)"));
+      }
+      used_[device] += map_size;  // reserved while the mapping is made
+    }
+    // Pre-faulted (MAP_POPULATE) like real device memory, then closed to the host.
+    void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+      std::lock_guard<std::mutex> g(m_);
+      used_[device] -= map_size;
+      throw RuntimeError(detail::str_cat("[sim] out of memory: the host could not map ", nbytes,
+                                         " bytes for sim:", device));
+    }
+    mprotect(p, map_size, PROT_NONE);
+    Alloc a{nbytes, map_size, device, {}};
+    a.open.assign(map_size / ps, 0);
+    std::lock_guard<std::mutex> g(m_);
+    allocs_[reinterpret_cast<uintptr_t>(p)] = std::move(a);
+    return p;
+  }
+
   std::mutex m_;
   std::map<uintptr_t, Alloc> allocs_;
   std::multimap<std::pair<int, std::size_t>, void*> cache_;  // (device, map_size) -> mapping
   std::size_t cached_bytes_ = 0;
+  std::size_t used_[kDeviceCount] = {};    // per device: bytes mapped for live allocations
+  std::size_t cached_[kDeviceCount] = {};  // per device: bytes of cached mappings
 };
 
 /// Opens device memory for the scope of one legal operation (the OpenReg
@@ -259,6 +349,23 @@ class OpenScope {
 };
 
 // --- streams and events ----------------------------------------------------------------------
+
+// Note [sim streams model CUDA]
+// Each sim stream is a worker thread running its queue in order; two streams are ordered
+// only by events (record_event / stream_wait_event), never implicitly, like CUDA streams
+// made with cudaStreamNonBlocking, which is what the CUDA backend makes. The protocols
+// (CAI-3, DLP-2) name a producer's stream by an integer: 1 is CUDA's legacy default stream,
+// 2 its per-thread default stream, anything else a stream handle. On sim, 1 and 2 are
+// streams of their own, one each per device (sim::external_stream), distinct from the
+// library's default and current streams: work a producer queues on "stream 1" is seen by
+// a library stream only after wait_external_stream(device, 1, that stream) (or a device
+// synchronization). Mapping them onto the library's default stream, as sim once did, hid
+// issue 11's DLP-2 bug: a DLPack import that named stream 1 and then read on the library's
+// own streams passed on sim and returned stale data on a real GPU. Simplifications: the
+// per-thread default stream is one stream per device, not one per host thread; the legacy
+// stream does not synchronize with other streams (no blocking streams exist here).
+// copy_sync and deallocate wait for every stream of the device, protocol streams included,
+// as the CUDA backend's do (its copy_sync synchronizes the device; cudaFree waits too).
 
 class SimStream {
  public:
@@ -377,7 +484,8 @@ class SimBackend final : public Backend {
                  std::size_t nbytes) override {
     if (nbytes == 0) return;
     const Checked c = check_copy(dst, dst_device, src, src_device, nbytes);
-    // Ordered after queued work, as cudaMemcpy on the legacy default stream.
+    // Ordered after all queued work of the devices involved, as the CUDA backend's copy_sync
+    // (which synchronizes them: cudaMemcpy alone would not wait for non-blocking streams).
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
     fault::point(fault::Site::Copy);
@@ -541,19 +649,54 @@ class SimBackend final : public Backend {
     });
   }
 
+  // See Note [sim streams model CUDA]: 1 and 2 name the device's own "legacy" and
+  // "per-thread" default streams, never the library's streams.
   void wait_external_stream(int device, intptr_t producer, StreamHandle consumer) override {
     ASTENSOR_CHECK_VALUE(producer != 0, "[sim] stream 0 is disallowed by the protocol (CAI-3, DLP-2)");
     check_device(device, "wait_external_stream");
-    StreamHandle p = (producer == 1 || producer == 2) ? default_stream(device)
-                                                      : reinterpret_cast<StreamHandle>(producer);
-    {
+    SimStream* p = nullptr;
+    if (producer == 1 || producer == 2) {
+      p = external_stream(device, producer);
+    } else {
       std::lock_guard<std::mutex> g(streams_m_);
-      ASTENSOR_CHECK_VALUE(streams_.count(static_cast<SimStream*>(p)) != 0,
-                           "[sim] stream ", producer, " is not a live sim stream");
+      auto it = streams_.find(reinterpret_cast<SimStream*>(producer));
+      ASTENSOR_CHECK_VALUE(it != streams_.end(), "[sim] stream ", producer, " is not a live sim stream");
+      p = it->first;
     }
+    ASTENSOR_CHECK_VALUE(p->device() == device, "[sim] stream ", producer, " belongs to sim:", p->device(),
+                         ", not to sim:", device);
     Event e(*this, device);
     e.record(p);
     e.block(consumer);
+  }
+
+  void enqueue_sleep(StreamHandle h, unsigned microseconds) {
+    stream(h)->enqueue([microseconds] { std::this_thread::sleep_for(std::chrono::microseconds(microseconds)); });
+  }
+  void enqueue_fill(StreamHandle h, void* dst, std::size_t nbytes, std::vector<unsigned char> pattern) {
+    SimStream* s = stream(h);
+    ASTENSOR_CHECK_VALUE(!pattern.empty() && nbytes % pattern.size() == 0, "[sim] enqueue_fill: ", nbytes,
+                         " bytes is not a whole number of ", pattern.size(), "-byte patterns");
+    if (nbytes == 0) return;
+    const Range r = device_range(dst, static_cast<int64_t>(nbytes), s->device(), "fill destination");
+    Registry* reg = &reg_;
+    s->enqueue([reg, r, dst, nbytes, pattern = std::move(pattern)] {
+      OpenScope open(*reg, {r});
+      for (std::size_t i = 0; i < nbytes; i += pattern.size())
+        std::memcpy(static_cast<char*>(dst) + i, pattern.data(), pattern.size());
+    });
+  }
+
+  /// The device's stream for protocol id 1 (legacy default) or 2 (per-thread default).
+  SimStream* external_stream(int device, intptr_t id) {
+    check_device(device, "external_stream");
+    ASTENSOR_CHECK_VALUE(id == 1 || id == 2, "[sim] external_stream: ", id,
+                         " is not a protocol stream id (1: legacy default, 2: per-thread default)");
+    const int k = static_cast<int>(id) - 1;
+    std::call_once(external_once_[device][k], [&] {
+      external_[device][k] = static_cast<SimStream*>(create_stream(device));
+    });
+    return external_[device][k].load();
   }
 
   TransferCounters counters() override {
@@ -578,6 +721,7 @@ class SimBackend final : public Backend {
   }
 
   std::size_t live() { return reg_.live(); }
+  std::size_t memory_used(int device) { return reg_.used(device); }
 
  private:
   struct Checked {
@@ -653,9 +797,10 @@ class SimBackend final : public Backend {
     });
     return default_[device].load();
   }
+  /// The streams nobody may destroy: the library's default streams and the protocol's.
   bool is_default(SimStream* s) const {
     for (int d = 0; d < kDeviceCount; ++d)
-      if (default_[d].load() == s) return true;
+      if (default_[d].load() == s || external_[d][0].load() == s || external_[d][1].load() == s) return true;
     return false;
   }
 
@@ -664,6 +809,8 @@ class SimBackend final : public Backend {
   std::map<SimStream*, std::shared_ptr<SimStream>> streams_;
   std::once_flag default_once_[kDeviceCount];
   std::atomic<SimStream*> default_[kDeviceCount] = {};
+  std::once_flag external_once_[kDeviceCount][2];
+  std::atomic<SimStream*> external_[kDeviceCount][2] = {};  // [device][id - 1]
   static thread_local SimStream* current_[kDeviceCount];
   std::mutex events_m_;
   std::map<SimEvent*, std::shared_ptr<SimEvent>> events_;
@@ -696,6 +843,22 @@ void get_random_delays(unsigned* min_us, unsigned* max_us) {
   *max_us = static_cast<unsigned>(d);
 }
 std::size_t live_allocations() { return the_sim().live(); }
+StreamHandle external_stream(int device, intptr_t id) { return the_sim().external_stream(device, id); }
+void enqueue_sleep(StreamHandle stream, unsigned microseconds) { the_sim().enqueue_sleep(stream, microseconds); }
+void enqueue_fill(StreamHandle stream, void* dst, std::size_t nbytes, const void* pattern, std::size_t pattern_bytes) {
+  const auto* b = static_cast<const unsigned char*>(pattern);
+  the_sim().enqueue_fill(stream, dst, nbytes, std::vector<unsigned char>(b, b + pattern_bytes));
+}
+std::size_t device_memory() { return capacity().load(std::memory_order_relaxed); }
+void set_device_memory(std::size_t bytes) {
+  ASTENSOR_CHECK_VALUE(bytes > 0, "[sim] set_device_memory: the capacity must be > 0 bytes");
+  capacity().store(std::min(bytes, kMaxDeviceMemory), std::memory_order_relaxed);
+}
+std::size_t device_memory_used(int device) {
+  ASTENSOR_CHECK_VALUE(device >= 0 && device < kDeviceCount, "[sim] device_memory_used: sim:", device,
+                       " does not exist (found ", kDeviceCount, " sim devices)");
+  return the_sim().memory_used(device);
+}
 
 }  // namespace sim
 

@@ -373,8 +373,11 @@ Tensor make_result(std::shared_ptr<Storage> st, const ArrayView& src, const Tran
   return Tensor::make(std::move(st), 0, src.shape, p.result_strides, p.dst_dtype);
 }
 
+/// CAI-3, DLP-2: `consumer` waits for the producer's stream, unless it IS that stream (a DLPack
+/// import names the current stream, which the producer has already ordered after its work).
 void wait_producer(Backend& be, const ArrayView& src, StreamHandle consumer) {
-  if (src.stream) be.wait_external_stream(src.device.index, *src.stream, consumer);  // CAI-3, DLP-2
+  if (src.stream && *src.stream != reinterpret_cast<intptr_t>(consumer))
+    be.wait_external_stream(src.device.index, *src.stream, consumer);
 }
 
 Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const TransferOptions& opt) {

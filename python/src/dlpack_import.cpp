@@ -1,7 +1,10 @@
 // DLPack import (DLP-1, DLP-2): capsules (versioned and legacy), objects with __dlpack__, and
-// the DLPack C exchange API fast path for CPU producers.
+// the DLPack C exchange API fast path for CPU producers. See Note [Consumer streams].
 
+#include <climits>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "core/backend.h"
 #include "python/src/classify.h"
@@ -18,6 +21,15 @@ struct DLImport {
   bool read_only;
   std::shared_ptr<void> owner;
 };
+
+/// The accelerator a DLPack device (CUDA, CUDA managed, or kDLExtDev, which is sim: what our
+/// own export writes for sim memory [ext]) names, resolved and checked to exist (DEV-3).
+Device accelerator_of(long long device_type, long long device_id) {
+  ASTENSOR_CHECK_VALUE(device_id >= 0 && device_id <= INT32_MAX, "[as_tensor] DLPack device id ",
+                       device_id, " (device type ", device_type, ") is not a device index");
+  const DeviceType type = device_type == dlpack::kDLExtDev ? DeviceType::Sim : DeviceType::CUDA;
+  return resolve_device(Device(type, static_cast<int>(device_id)));
+}
 
 ArrayView view_from_dltensor(const DLImport& in) {
   const dlpack::DLTensor& t = *in.t;
@@ -37,13 +49,15 @@ ArrayView view_from_dltensor(const DLImport& in) {
       break;
     case dlpack::kDLCUDA:
     case dlpack::kDLCUDAManaged:
-      device = resolve_device(Device(DeviceType::CUDA, t.device.device_id));  // DEV-3
+    case dlpack::kDLExtDev:
+      device = accelerator_of(t.device.device_type, t.device.device_id);  // DEV-3
       break;
     default:
       throw TypeError(detail::str_cat("[as_tensor] DLPack device type ", t.device.device_type,
                                       " (device ", t.device.device_id,
                                       ") is not supported; supported: CPU (1), CUDA (2), "
-                                      "CUDA host (3), CUDA managed (13)"));
+                                      "CUDA host (3), CUDA managed (13), and the extension "
+                                      "device (12) as the test device sim:N [ext]"));
   }
   ArrayView v;
   v.dtype = *dt;
@@ -133,6 +147,9 @@ bool import_via_exchange_api(PyObject* o, ArrayView* out) {
     PyErr_Clear();  // __dlpack__ will report the producer's own error, if any
     return false;
   }
+  // CPU tensors only: this entry point does no stream synchronization (its name says
+  // "no_sync"), so a device tensor taken here would skip DLP-2 (Note [Consumer streams]); those
+  // go through __dlpack__(stream=...) in import_dlpack_object instead.
   // A foreign major version may lay dl_tensor out differently: read nothing but the version
   // (and the deleter) before import_versioned() refuses it.
   if (m->version.major == dlpack::kMajorVersion && m->dl_tensor.device.device_type != dlpack::kDLCPU) {
@@ -174,35 +191,82 @@ ArrayView import_dlpack_capsule(PyObject* capsule) {
   return view_from_dltensor(in);
 }
 
+// Note [Consumer streams]
+// DLP-2: a producer's work on its device may still be pending when as_tensor is called, so
+// __dlpack__(stream=S) asks the producer to order that work before stream S, and every read
+// this library makes must then run after S. The library never reads on the legacy default
+// stream (1): its copies and cast kernels run on its own NON-blocking streams (the backend's
+// current stream of the device, the pipeline's cast stream, and on a peer transfer the
+// destination device's current stream), which do not synchronize with stream 1. Naming 1 and
+// reading elsewhere returned stale data on a real GPU (issue 11). So:
+//  - S is the backend's current stream of the producer's device (the stream the transfer
+//    pipeline's first reads and copies run on), passed as the integer the protocol carries
+//    (a cudaStream_t or a sim stream handle; a null CUDA handle is the legacy stream, 1);
+//  - the imported view's ArrayView::stream is S as well, so every OTHER stream the pipeline
+//    uses (the cast stream, a peer destination stream) is made to wait for S (wait_producer in
+//    impl/transfer/transfer.cpp); on S itself that wait is a no-op.
+// Covered: to the host, on the same device with a cast, to another device (with or without a
+// cast), and the reference implementation (its blocking copies synchronize the device). The
+// same-device zero-copy share reads nothing: the shared tensor's memory is ready for work
+// queued on S (the current stream) after this call; work on any other stream must order
+// itself after S, as with any DLPack consumer. A producer without __dlpack_device__ is asked
+// with no stream, which DLPack defines as the legacy default stream, so a device tensor it
+// returns is read after stream 1. Raw capsules carry no stream: their producer synchronized
+// (or not) when it made them.
+
+namespace {
+
+/// The protocol integer for a stream handle of `type` (DLP-2, CAI-3).
+intptr_t protocol_stream_id(DeviceType type, StreamHandle h) {
+  if (h == nullptr) {  // CUDA's null stream is the legacy default stream; sim never returns null
+    ASTENSOR_CHECK(type == DeviceType::CUDA, "[as_tensor] the current ", device_type_name(type),
+                   " stream is null");
+    return 1;
+  }
+  return reinterpret_cast<intptr_t>(h);
+}
+
+/// An int item of __dlpack_device__()'s tuple, checked by hand: pybind11's cast<int> would
+/// raise an untyped "Unable to cast" error.
+long long dlpack_device_int(PyObject* o, PyObject* dev, Py_ssize_t i, const char* what) {
+  PyObject* item = PyTuple_GET_ITEM(dev, i);
+  if (!PyLong_Check(item) || PyBool_Check(item))
+    throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack_device__() must return a "
+                    "(device_type: int, device_id: int) tuple (got " + short_repr(dev) + ")");
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(item, &overflow);
+  if (overflow) PyErr_Clear();
+  ASTENSOR_CHECK_VALUE(!overflow, "[as_tensor] ", type_name(o), ".__dlpack_device__() returned ",
+                       "the ", what, " ", short_repr(item), ", which is not a DLPack ", what);
+  return v;
+}
+
+}  // namespace
+
 ArrayView import_dlpack_object(PyObject* o) {
   const Names& n = names();
   py::object obj = py::reinterpret_borrow<py::object>(o);
-  // DLP-2: a CUDA producer orders its pending work before the stream we name. The blocking
-  // copies of this library run on the legacy default stream (1).
-  py::object stream = py::none();
+  // DLP-2: the stream named to the producer (Note [Consumer streams]); none for host memory.
+  std::optional<intptr_t> stream;
+  Device stream_device;
   if (py::object dev_m = py::reinterpret_steal<py::object>(lookup_attr(o, n.dlpack_device))) {
     py::object dev = dev_m();
     if (!PyTuple_Check(dev.ptr()) || PyTuple_GET_SIZE(dev.ptr()) != 2)
       throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack_device__() must return a "
                       "(device_type, device_id) tuple (got " + short_repr(dev.ptr()) + ")");
-    // Checked by hand: pybind11's cast<int> would raise an untyped "Unable to cast" error.
-    PyObject* type_obj = PyTuple_GET_ITEM(dev.ptr(), 0);
-    if (!PyLong_Check(type_obj) || PyBool_Check(type_obj))
-      throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack_device__() must return a "
-                      "(device_type: int, device_id: int) tuple (got " + short_repr(dev.ptr()) + ")");
-    int overflow = 0;
-    const long long dev_type = PyLong_AsLongLongAndOverflow(type_obj, &overflow);
-    if (overflow) PyErr_Clear();
-    ASTENSOR_CHECK_VALUE(!overflow, "[as_tensor] ", type_name(o), ".__dlpack_device__() returned ",
-                         "the device type ", short_repr(type_obj), ", which is not a DLPack device type");
-    if (dev_type == dlpack::kDLCUDA || dev_type == dlpack::kDLCUDAManaged) stream = py::int_(1);
+    const long long dev_type = dlpack_device_int(o, dev.ptr(), 0, "device type");
+    if (dev_type == dlpack::kDLCUDA || dev_type == dlpack::kDLCUDAManaged || dev_type == dlpack::kDLExtDev) {
+      const long long dev_id = dlpack_device_int(o, dev.ptr(), 1, "device id");
+      stream_device = accelerator_of(dev_type, dev_id);
+      stream = protocol_stream_id(stream_device.type, backend(stream_device.type).current_stream(stream_device.index));
+    }
   }
   py::object method = obj.attr(py::handle(n.dlpack));
   py::object capsule;
   {
     py::dict kw;
     kw[py::handle(n.max_version)] = py::make_tuple(dlpack::kMajorVersion, dlpack::kMinorVersion);
-    if (!stream.is_none()) kw[py::handle(n.stream)] = stream;
+    if (stream) kw[py::handle(n.stream)] = py::int_(*stream);
     PyObject* r = PyObject_Call(method.ptr(), py::tuple().ptr(), kw.ptr());
     if (r) {
       capsule = py::reinterpret_steal<py::object>(r);
@@ -210,7 +274,7 @@ ArrayView import_dlpack_object(PyObject* o) {
       // A producer older than DLPack 1.0 does not know max_version: ask for a legacy capsule.
       PyErr_Clear();
       py::dict kw2;
-      if (!stream.is_none()) kw2[py::handle(n.stream)] = stream;
+      if (stream) kw2[py::handle(n.stream)] = py::int_(*stream);
       r = PyObject_Call(method.ptr(), py::tuple().ptr(), kw2.ptr());
       if (!r) throw py::error_already_set();
       capsule = py::reinterpret_steal<py::object>(r);
@@ -221,8 +285,17 @@ ArrayView import_dlpack_object(PyObject* o) {
   if (!PyCapsule_CheckExact(capsule.ptr()))
     throw TypeError("[as_tensor] " + type_name(o) + ".__dlpack__() returned an object of type '" +
                     type_name(capsule.ptr()) + "', not a PyCapsule");
-  return import_dlpack_capsule(capsule.ptr());
+  ArrayView v = import_dlpack_capsule(capsule.ptr());  // owns the tensor: refusals below free it
+  if (stream) {
+    // The producer ordered its work before a stream of stream_device: the data must be there.
+    ASTENSOR_CHECK_VALUE(v.device == stream_device, "[as_tensor] ", type_name(o),
+                         ".__dlpack_device__() said ", stream_device.str(),
+                         ", but __dlpack__() returned a tensor on ", v.device.str());
+    v.stream = stream;
+  } else if (!v.device.is_cpu()) {
+    v.stream = 1;  // asked without a stream: DLPack's "legacy default stream"
+  }
+  return v;
 }
-
 
 }  // namespace astensor::python

@@ -8,6 +8,7 @@
 #include "core/defaults.h"
 #include "core/storage.h"
 #include "python/src/entry.h"
+#include "python/src/sim_testing.h"
 #include "python/src/tensor_object.h"
 
 namespace astensor::python {
@@ -162,4 +163,6 @@ m.def("_promote_types", [](py::handle a, py::handle b) -> py::object {
 #endif
 
   if (PyModule_AddFunctions(m.ptr(), g_fast_methods) != 0) throw py::error_already_set();
+
+  init_sim_testing(m);  // astensor._astensor._sim_testing: test-only hooks (sim_testing.cpp)
 }

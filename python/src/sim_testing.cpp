@@ -1,0 +1,159 @@
+// astensor._sim_testing: TEST-ONLY hooks into the simulated accelerator, so the Python
+// suites can play a device producer with pending work (issue 11 section 5): a producer's own
+// sim stream, a pause and a fill queued on it, a stream that waits for another, and a DLPack
+// capsule of a sim tensor (kDLExtDev, as our export writes it) that the public __dlpack__
+// refuses to make. Not part of the library's interface: nothing outside conformance/ uses it.
+//
+// Streams are Python ints, as the protocols carry them: 1 and 2 name the device's protocol
+// streams (Note [sim streams model CUDA] in impl/sim/sim_backend.cpp), anything else is a
+// sim stream handle. Every hook takes the device the stream belongs to.
+
+#include "python/src/sim_testing.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/cast.h"
+#include "impl/sim/sim.h"
+#include "python/src/dlpack.h"
+#include "python/src/exports.h"
+#include "python/src/tensor_object.h"
+
+namespace astensor::python {
+
+namespace {
+
+Backend& sim_be() { return backend(DeviceType::Sim); }
+
+int sim_device(int device) {
+  return resolve_device(Device(DeviceType::Sim, device)).index;  // RuntimeError for sim:7
+}
+
+StreamHandle handle(int device, int64_t stream) {
+  ASTENSOR_CHECK_VALUE(stream != 0, "[_sim_testing] stream 0 is disallowed by the protocols");
+  if (stream == 1 || stream == 2) return sim::external_stream(sim_device(device), static_cast<intptr_t>(stream));
+  return reinterpret_cast<StreamHandle>(static_cast<intptr_t>(stream));
+}
+
+int64_t as_int(StreamHandle h) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(h)); }
+
+/// A sim tensor that is dense in memory (C-contiguous), checked.
+const Tensor& sim_tensor(py::handle o, int device) {
+  const Tensor& t = self_tensor(o);
+  ASTENSOR_CHECK_VALUE(t.device() == Device(DeviceType::Sim, device), "[_sim_testing] the tensor is on ",
+                       t.device().str(), ", not on sim:", device);
+  ASTENSOR_CHECK_VALUE(t.is_contiguous(), "[_sim_testing] the tensor must be contiguous");
+  return t;
+}
+
+struct CapsuleCtx {
+  Tensor tensor;  // keeps the memory alive until the consumer is done
+  std::vector<int64_t> shape, strides;
+};
+
+void fill_dl(dlpack::DLTensor* dl, CapsuleCtx* ctx) {
+  const Tensor& t = ctx->tensor;
+  ctx->shape.assign(t.shape().begin(), t.shape().end());
+  ctx->strides.assign(t.strides().begin(), t.strides().end());
+  dl->data = const_cast<void*>(t.data_ptr());
+  dl->device = dl_device_of(t.device());  // (kDLExtDev, index)
+  dl->ndim = static_cast<int32_t>(t.ndim());
+  dl->dtype = {static_cast<uint8_t>(info(t.dtype()).dl_code), static_cast<uint8_t>(t.itemsize() * 8), 1};
+  dl->shape = ctx->shape.data();
+  dl->strides = ctx->strides.data();
+  dl->byte_offset = 0;
+}
+
+void versioned_destructor(PyObject* cap) {
+  if (PyCapsule_IsValid(cap, dlpack::kCapsuleVersioned)) {
+    auto* m = static_cast<dlpack::DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, dlpack::kCapsuleVersioned));
+    if (m && m->deleter) m->deleter(m);
+  }
+}
+void legacy_destructor(PyObject* cap) {
+  if (PyCapsule_IsValid(cap, dlpack::kCapsuleLegacy)) {
+    auto* m = static_cast<dlpack::DLManagedTensor*>(PyCapsule_GetPointer(cap, dlpack::kCapsuleLegacy));
+    if (m && m->deleter) m->deleter(m);
+  }
+}
+
+py::object capsule(py::handle o, bool versioned) {
+  const Tensor& t = self_tensor(o);
+  ASTENSOR_CHECK_VALUE(t.device().type == DeviceType::Sim, "[_sim_testing] capsule: the tensor is on ",
+                       t.device().str(), ", not on a sim device");
+  auto ctx = std::make_unique<CapsuleCtx>();
+  ctx->tensor = t;
+  if (versioned) {
+    auto m = std::make_unique<dlpack::DLManagedTensorVersioned>();
+    m->version = {dlpack::kMajorVersion, dlpack::kMinorVersion};
+    m->flags = 0;
+    fill_dl(&m->dl_tensor, ctx.get());
+    m->manager_ctx = ctx.get();
+    m->deleter = [](dlpack::DLManagedTensorVersioned* p) {
+      delete static_cast<CapsuleCtx*>(p->manager_ctx);
+      delete p;
+    };
+    PyObject* cap = PyCapsule_New(m.get(), dlpack::kCapsuleVersioned, versioned_destructor);
+    if (!cap) throw py::error_already_set();
+    ctx.release();
+    m.release();
+    return py::reinterpret_steal<py::object>(cap);
+  }
+  auto m = std::make_unique<dlpack::DLManagedTensor>();
+  fill_dl(&m->dl_tensor, ctx.get());
+  m->manager_ctx = ctx.get();
+  m->deleter = [](dlpack::DLManagedTensor* p) {
+    delete static_cast<CapsuleCtx*>(p->manager_ctx);
+    delete p;
+  };
+  PyObject* cap = PyCapsule_New(m.get(), dlpack::kCapsuleLegacy, legacy_destructor);
+  if (!cap) throw py::error_already_set();
+  ctx.release();
+  m.release();
+  return py::reinterpret_steal<py::object>(cap);
+}
+
+}  // namespace
+
+void init_sim_testing(py::module_& parent) {
+  py::module_ m = parent.def_submodule(
+      "_sim_testing", "TEST-ONLY hooks into the simulated accelerator (python/src/sim_testing.cpp).");
+  m.def("stream", [](int device) { return as_int(sim_be().create_stream(sim_device(device))); }, py::arg("device"),
+        "A new sim stream of sim:device (an int handle); destroy it with destroy_stream.");
+  m.def("destroy_stream", [](int device, int64_t s) { sim_be().destroy_stream(sim_device(device), handle(device, s)); },
+        py::arg("device"), py::arg("stream"));
+  m.def("current_stream", [](int device) { return as_int(sim_be().current_stream(sim_device(device))); },
+        py::arg("device"), "The library's current stream of sim:device (the stream a DLPack import names).");
+  m.def("external_stream", [](int device, int64_t id) {
+          return as_int(sim::external_stream(sim_device(device), static_cast<intptr_t>(id)));
+        }, py::arg("device"), py::arg("id"), "The sim stream that protocol id 1 or 2 names on sim:device.");
+  m.def("sleep", [](int device, int64_t s, unsigned microseconds) {
+          sim::enqueue_sleep(handle(device, s), microseconds);
+        }, py::arg("device"), py::arg("stream"), py::arg("microseconds"), "Queues a pause on the stream.");
+  m.def("fill", [](int device, int64_t s, py::handle tensor, double value) {
+          const Tensor& t = sim_tensor(tensor, device);
+          std::vector<unsigned char> pattern(t.itemsize());
+          cast_one(&value, DType::float64, pattern.data(), t.dtype());
+          sim::enqueue_fill(handle(device, s), const_cast<void*>(t.data_ptr()),
+                            static_cast<std::size_t>(t.numel()) * t.itemsize(), pattern.data(), pattern.size());
+        }, py::arg("device"), py::arg("stream"), py::arg("tensor"), py::arg("value"),
+        "Queues a write of `value` (cast to the tensor's dtype) over every element of a contiguous sim tensor.");
+  m.def("wait", [](int device, int64_t consumer, int64_t producer) {
+          sim_be().wait_external_stream(sim_device(device), static_cast<intptr_t>(producer), handle(device, consumer));
+        }, py::arg("device"), py::arg("consumer"), py::arg("producer"),
+        "Makes `consumer` wait for the work queued so far on `producer` (what a DLPack producer does "
+        "for the stream its consumer names).");
+  m.def("synchronize", [](int device, int64_t s) { sim_be().synchronize_stream(handle(device, s)); },
+        py::arg("device"), py::arg("stream"));
+  m.def("capsule", &capsule, py::arg("tensor"), py::arg("versioned") = true,
+        "A DLPack capsule (kDLExtDev, the sim index) sharing a sim tensor's memory; test-only: the "
+        "public __dlpack__ refuses sim memory.");
+  m.def("device_memory", [] { return sim::device_memory(); }, "Capacity of each sim device, in bytes.");
+  m.def("set_device_memory", [](std::size_t bytes) { sim::set_device_memory(bytes); }, py::arg("bytes"));
+  m.def("device_memory_used", [](int device) { return sim::device_memory_used(sim_device(device)); },
+        py::arg("device"), "Bytes of sim:device in use: live allocations and sim's cached mappings.");
+}
+
+}  // namespace astensor::python
