@@ -170,11 +170,11 @@ class ForeignStream {
 };
 
 /// The stream a protocol's special values name (1: the legacy default stream, 2: the
-/// per-thread default stream) as a handle the test can queue work on. Sim maps both to the
-/// device's default stream (Backend::wait_external_stream); so does this helper (the test
-/// thread's current stream, which must not have been changed).
+/// per-thread default stream) as a handle the test can queue work on. Sim models them as
+/// streams of their own, distinct from the library's streams (sim::external_stream, Note [sim
+/// streams model CUDA] in sim_backend.cpp), as CUDA's are.
 inline StreamHandle protocol_stream(int device, intptr_t value) {
-  if (testing_sim()) return test_backend().current_stream(device);
+  if (testing_sim()) return sim::external_stream(device, value);
 #if defined(ASTENSOR_TEST_CUDA) && defined(ASTENSOR_HAVE_CUDA)
   (void)device;
   return cuda_test::protocol_stream(value);

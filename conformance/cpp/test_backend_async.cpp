@@ -336,7 +336,7 @@ TEST(DEVICE_SUITE(Streams), ExternalProducerStreamIsWaitedOn) {  // CAI-3, DLP-2
     was_busy &= check_external_producer(foreign.protocol_value(), foreign.get(), "a foreign stream");
   }
   // The protocols' special values: 1 the legacy default stream, 2 the per-thread default
-  // stream (sim: both its default stream); the library's own streams are non-blocking, so
+  // stream (sim models both as streams of their own, as CUDA has); the library's own streams are non-blocking, so
   // neither orders them by itself.
   was_busy &= check_external_producer(1, protocol_stream(0, 1), "stream 1 (legacy default)");
   was_busy &= check_external_producer(2, protocol_stream(0, 2), "stream 2 (per-thread default)");
