@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -174,11 +174,17 @@ def test_getitem_is_a_view_sharing_memory(lib):
             v[0] = 1.0
 
 
-_keys = st.lists(st.one_of(st.integers(-4, 3), st.slices(4), st.none(), st.just(Ellipsis)),
+_bound = st.none() | st.integers(-5, 5)
+_slices = st.builds(slice, _bound, _bound, st.none() | st.integers(1, 3) | st.just(-1))
+_keys = st.lists(st.one_of(st.integers(-4, 3), _slices, st.none(), st.just(Ellipsis)),
                  max_size=4)
 
 
 @given(key=_keys)
+@example(key=[slice(1, 3)])
+@example(key=[1, slice(1, None), None])
+@example(key=[Ellipsis, slice(2, None, 2)])
+@example(key=[None, -1, Ellipsis, 1])
 def test_getitem_matches_numpy(lib, key):
     """Any key of ints, slices (positive steps), None and one Ellipsis reads what NumPy's
     indexing reads (values and shape); a bad key fails as NumPy does (IndexError), a
