@@ -493,8 +493,15 @@ def test_pickle_requires_grad_and_refusals():
     if HAVE_SIM:
         with pytest.raises(TypeError, match="sim:0.*t.cpu"):
             pickle.dumps(astensor.as_tensor([1.0], device="sim:0"))
+    rebuild = astensor._astensor._rebuild_tensor
     with pytest.raises(ValueError):
-        astensor._astensor._rebuild_tensor(b"\0" * 7, "float32", (2,), False)
+        rebuild(b"\0" * 7, "float32", (2,), False)
+    with pytest.raises(ValueError):  # a hostile shape whose byte count wraps to 0
+        rebuild(b"", "complex128", (2**30, 2**30), False)
+    with pytest.raises(ValueError):
+        rebuild(b"", "float32", (-1, 0), False)
+    with pytest.raises(ValueError):
+        rebuild(b"", "float33", (0,), False)
 
 
 def test_pickle_round_trip_torch_too(lib):

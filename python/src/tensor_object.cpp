@@ -253,7 +253,10 @@ Tensor rebuild_tensor(py::bytes data, const std::string& dtype_name, std::vector
   ASTENSOR_CHECK_VALUE(dt.has_value(), "[unpickle] unknown dtype '", dtype_name, "'");
   Dims shape(shape_v);
   const int64_t numel = checked_numel(shape.span());
-  const std::size_t nbytes = static_cast<std::size_t>(numel) * itemsize(*dt);
+  int64_t signed_nbytes = 0;  // a hostile pickle's shape must not wrap the byte count
+  ASTENSOR_CHECK_VALUE(!__builtin_mul_overflow(numel, static_cast<int64_t>(itemsize(*dt)), &signed_nbytes),
+                       "[unpickle] shape ", shape.str(), " of ", dtype_name, " is too large");
+  const auto nbytes = static_cast<std::size_t>(signed_nbytes);
   const auto have = static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr()));
   ASTENSOR_CHECK_VALUE(have == nbytes, "[unpickle] ", have, " bytes for shape ", shape.str(), " of ",
                        dtype_name, " (expected ", nbytes, ")");
