@@ -114,7 +114,7 @@ class AstensorAdapter(Adapter):
         return tuple(t.shape)
 
     def strides(self, t) -> tuple:
-        return tuple(t.strides)
+        return tuple(t.stride())  # torch's meaning, in elements (t.strides is bytes)
 
     def data_ptr(self, t) -> int:
         return t.data_ptr()

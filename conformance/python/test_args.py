@@ -65,10 +65,12 @@ def test_arg2_more_spellings(impl):
         assert impl.dtype_name(impl.as_tensor([1], dtype=torch.bfloat16)) == "bfloat16"
 
 
-@pytest.mark.parametrize("bad", ["float", "double", 3, object(), np.dtype("U3"), str, "int99"],
+@pytest.mark.parametrize("bad", ["f3", "U3", "floaty", 3, object(), np.dtype("U3"), str, "int99"],
                          ids=repr)
 def test_arg2_bad_dtype_type_error(impl, bad):
-    """ARG-2: anything else is a TypeError naming the value."""
+    """ARG-2: anything else is a TypeError naming the value. Strings NumPy reads ('float',
+    'double', 'f4': test_tensor_api.py) are dtypes; ones it refuses ('f3') or that name a
+    dtype we lack ('U3') are not."""
     with pytest.raises(TypeError) as e:
         impl.as_tensor([1.0], dtype=bad)
     if impl.name != "torch" and isinstance(bad, str):

@@ -68,7 +68,7 @@ def _outcome(fn, data, kw):
 def _describe(t, data):
     vals = np.asarray(t.numpy() if str(t.device) == "cpu" else REF(t, device="cpu").numpy())
     return {
-        "dtype": t.dtype.name, "shape": t.shape, "strides": t.strides, "device": str(t.device),
+        "dtype": t.dtype.name, "shape": t.shape, "strides": t.stride(), "device": str(t.device),
         "read_only": t.is_read_only, "requires_grad": t.requires_grad, "is_leaf": t.is_leaf,
         "grad_fn": None if t.grad_fn is None else t.grad_fn.name(),
         "bits": bits(vals),

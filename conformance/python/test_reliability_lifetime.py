@@ -198,7 +198,7 @@ def _work_large(seed: int):
         out.append(astensor.as_tensor(d, device="cpu"))                   # there and back
         if astensor.device_count("sim") > 1:
             out.append(astensor.as_tensor(astensor.as_tensor(d, device="sim:1"), device="cpu"))
-    return [(r.dtype.name, tuple(r.shape), tuple(r.strides),
+    return [(r.dtype.name, tuple(r.shape), tuple(r.stride()),
              np.ascontiguousarray(np.asarray(r)).view(np.uint8).tobytes()) for r in out]
 
 

@@ -32,7 +32,7 @@ def outcome(fn, data, kw):
         t = fn(data, **kw)
     except Exception as e:  # noqa: BLE001 - type and message are compared
         return ("error", type(e).__name__, str(e))
-    return ("ok", t.dtype.name, tuple(t.shape), tuple(t.strides), bits(t.numpy()))
+    return ("ok", t.dtype.name, tuple(t.shape), tuple(t.stride()), bits(t.numpy()))
 
 
 def check_same(data, **kw):

@@ -108,9 +108,20 @@ DType parse_dtype(py::handle h) {
   if (py::isinstance<DTypeObject>(h)) return h.cast<const DTypeObject&>().dtype;
   if (PyUnicode_Check(o)) {
     std::string s = h.cast<std::string>();
-    if (auto d = dtype_from_name(s)) return *d;
-    throw TypeError("[as_tensor] dtype '" + s + "' is not a dtype name; known names: " +
-                    supported_dtypes_text());
+    if (auto d = dtype_from_name(s)) return *d;  // our names (bfloat16 included)
+    // Any other spelling as NumPy reads it: 'f4', '<i8', 'double', 'float' (float64), 'int'
+    // (int64), 'complex', 'half', '?'... (torch takes no strings: NumPy is the reference).
+    PyObject* descr = nullptr;
+    if (npy().PyArray_DescrConverter_(o, &descr) && descr) {
+      py::object keep = py::reinterpret_steal<py::object>(descr);
+      bool swapped = false;
+      if (auto d = dtype_from_numpy_descr(descr, &swapped)) return *d;
+      throw TypeError("[as_tensor] dtype '" + s + "' is NumPy's " + short_repr(descr) +
+                      ", which astensor does not support; supported: " + supported_dtypes_text());
+    }
+    PyErr_Clear();
+    throw TypeError("[as_tensor] dtype '" + s + "' is not a dtype name (ours or NumPy's); known "
+                    "names: " + supported_dtypes_text());
   }
   if (o == reinterpret_cast<PyObject*>(&PyBool_Type)) return DType::bool_;
   if (o == reinterpret_cast<PyObject*>(&PyLong_Type)) return DType::int64;

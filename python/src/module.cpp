@@ -29,17 +29,43 @@ struct NoGrad {
 PyMethodDef g_fast_methods[] = {
     {"as_tensor", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(as_tensor_fast)),
      METH_FASTCALL | METH_KEYWORDS,
-     "as_tensor(data, *, dtype=None, device=None, copy=None) -> Tensor\n\n"
-     "Converts data into a tensor, sharing memory when the rules allow (SPEC.md)."},
+     "as_tensor($module, data, *, dtype=None, device=None, copy=None)\n--\n\n"
+     "Converts data into an astensor.Tensor, sharing its memory when the rules allow.\n\n"
+     "data: a Tensor, a NumPy array, an object with __dlpack__, __cuda_array_interface__,\n"
+     "    __array_interface__ or __array__, a buffer (memoryview, bytearray...), a Python or\n"
+     "    NumPy scalar, or nested sequences of these.\n"
+     "dtype: an astensor dtype, a name NumPy understands ('float32', 'f4', 'double'), a NumPy\n"
+     "    dtype or type, a torch.dtype, or bool/int/float/complex. None keeps the source's\n"
+     "    (Python data: inferred as torch does, floats get the default dtype).\n"
+     "device: 'cpu', 'cuda:N', 'sim:N', a Device, an int (CUDA index) or a torch.device.\n"
+     "    None keeps the source's device (or the default device, set_default_device).\n"
+     "copy: None copies only when needed; True always copies; False raises ValueError\n"
+     "    when a copy would be needed.\n\n"
+     "The rules in brief: the same tensor comes back when nothing changes (TEN-1); arrays\n"
+     "on the same device and dtype are shared, not copied, read-only ones stay read-only\n"
+     "(ARR-1, ARR-7); a dtype or device change copies (casts saturate, DT-3); Python data is\n"
+     "always copied (SEQ-1); device copies are finished when it returns (XFER-1).\n"
+     "astensor.explain() says which of these applies without converting.\n\n"
+     "Example:\n"
+     "    >>> import numpy as np, astensor\n"
+     "    >>> a = np.arange(6.0).reshape(2, 3)\n"
+     "    >>> t = astensor.as_tensor(a)            # shares a's memory\n"
+     "    >>> t[0, 1] = 10.0; a[0, 1]\n"
+     "    np.float64(10.0)\n"
+     "    >>> astensor.as_tensor(a, dtype='f4')    # a float32 copy\n"
+     "    tensor([[ 0., 10.,  2.],\n"
+     "            [ 3.,  4.,  5.]])\n"},
     {"explain", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(explain_fast)),
      METH_FASTCALL | METH_KEYWORDS,
-     "explain(data, *, dtype=None, device=None, copy=None) -> str\n\n"
-     "Says what as_tensor would do (share or copy, and why) without converting (COPY-2)."},
+     "explain($module, data, *, dtype=None, device=None, copy=None)\n--\n\n"
+     "Says what as_tensor would do with the same arguments (share or copy, and why; where\n"
+     "casts run) without converting (COPY-2). Returns a str."},
     {"reference_as_tensor",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reference_as_tensor_fast)),
      METH_FASTCALL | METH_KEYWORDS,
-     "reference_as_tensor(data, *, dtype=None, device=None, copy=None) -> Tensor\n\n"
-     "The reference implementation (astensor::reference::as_tensor)."},
+     "reference_as_tensor($module, data, *, dtype=None, device=None, copy=None)\n--\n\n"
+     "The reference implementation (astensor::reference::as_tensor); same arguments and\n"
+     "results as as_tensor, obviously correct and slow."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -65,8 +91,37 @@ PYBIND11_MODULE(_astensor, m) {
   });
 
   // dtypes (DT-1)
-  py::class_<DTypeObject>(m, "dtype", "An astensor element type (astensor.float32, ...).")
+  py::class_<DTypeObject>(m, "dtype",
+                          "An astensor element type (astensor.float32, ...).\n\n"
+                          "Compares as NumPy's dtypes do: astensor.float32 == np.float32 == "
+                          "np.dtype('float32') == 'float32' == 'f4' (and == torch.float32); "
+                          "np.dtype(astensor.float32) works through the .dtype attribute. The "
+                          "hash is the name's, so equal NumPy objects may hash differently (as "
+                          "with NumPy's own dtypes and type objects).")
       .def_property_readonly("name", [](const DTypeObject& d) { return std::string(name(d.dtype)); })
+      .def_property_readonly(
+          "dtype",
+          [](const DTypeObject& d) -> py::object {
+            if (d.dtype == DType::bfloat16) {
+              py::module_ ml;
+              try {
+                ml = py::module_::import("ml_dtypes");
+              } catch (py::error_already_set&) {
+                throw TypeError("[dtype] bfloat16 has a NumPy dtype only with the ml_dtypes package");
+              }
+              return py::dtype::from_args(ml.attr("bfloat16"));
+            }
+            return py::dtype(std::string(name(d.dtype)));
+          },
+          "The NumPy dtype (np.dtype(astensor.float32) reads it); bfloat16 needs ml_dtypes.")
+      .def("__eq__", [](const DTypeObject& d, py::handle other) -> py::object {
+        try {
+          return py::bool_(parse_dtype(other) == d.dtype);
+        } catch (const Error&) {
+          return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        }
+      })
+      .def("__hash__", [](const DTypeObject& d) { return py::hash(py::str(name(d.dtype))); })
       .def_property_readonly("itemsize", [](const DTypeObject& d) { return itemsize(d.dtype); })
       .def_property_readonly("is_floating_point", [](const DTypeObject& d) { return is_floating(d.dtype); })
       .def_property_readonly("is_complex", [](const DTypeObject& d) { return is_complex(d.dtype); })
