@@ -96,7 +96,7 @@ def test_torch_cuda_tensors_are_shared_with_writes_seen_both_ways():
     for v in (x[:, ::2], x.t(), x[1:, 3:], x[::2, 1::3]):  # torch has no negative strides
         tv = astensor.as_tensor(v)
         assert tv.data_ptr() == v.data_ptr(), "strided views are shared too"
-        assert tv.shape == tuple(v.shape) and tv.strides == tuple(v.stride())
+        assert tv.shape == tuple(v.shape) and tv.stride() == tuple(v.stride())
         np.testing.assert_array_equal(host(tv), v.cpu().numpy())
 
 
@@ -111,10 +111,14 @@ def test_cupy_arrays_are_shared_with_writes_seen_both_ways():
     t[0, 0] = -5.0
     cupy.cuda.runtime.deviceSynchronize()
     assert float(c[0, 0]) == -5.0
-    for v in (c[:, ::2], c.T, c[1:, 3:], c[::-1, ::2]):
-        tv = astensor.as_tensor(v)
+    # Negative strides through __cuda_array_interface__ only: CuPy 14's DLPack export writes a
+    # negative stride divided as an unsigned number (seen on the H200: -48 bytes of float64 came
+    # as 2305843009213693946 elements), which the import refuses as overflowing (a ValueError,
+    # checked below), so the DLPack-first path cannot share such a view.
+    for v, via in ((c[:, ::2], None), (c.T, None), (c[1:, 3:], None), (c[::-1, ::2], "cai")):
+        tv = astensor.as_tensor(CAIOnly(v, None) if via == "cai" else v)
         assert tv.data_ptr() == v.data.ptr
-        assert tv.strides == tuple(s // v.itemsize for s in v.strides)
+        assert tv.strides == tuple(v.strides)  # bytes, as NumPy and CuPy count them
         np.testing.assert_array_equal(host(tv), cupy.asnumpy(v))
 
 
@@ -127,7 +131,7 @@ def test_dlpack_and_cai_exports_are_read_by_torch():
         want = host(t)
         for y in (torch.from_dlpack(t), torch.as_tensor(t, device="cuda")):
             assert y.device.type == "cuda" and y.data_ptr() == t.data_ptr()
-            assert tuple(y.stride()) == t.strides
+            assert tuple(y.stride()) == t.stride()
             np.testing.assert_array_equal(y.cpu().numpy(), want)
     y = torch.from_dlpack(base)
     y[3, 5] = 42.0
@@ -143,7 +147,7 @@ def test_dlpack_and_cai_exports_are_read_by_cupy():
         want = host(t)
         for c in (cupy.from_dlpack(t), cupy.asarray(t)):  # asarray: __cuda_array_interface__
             assert c.data.ptr == t.data_ptr()
-            assert tuple(s // c.itemsize for s in c.strides) == t.strides
+            assert tuple(c.strides) == t.strides
             np.testing.assert_array_equal(cupy.asnumpy(c), want)
     cai = base.__cuda_array_interface__
     assert cai["data"][0] == base.data_ptr() and cai["shape"] == (4, 6) and cai["typestr"] == "<i4"
@@ -231,7 +235,8 @@ def test_dlp2_cupy_non_blocking_stream_producer_is_waited_on(path):
 
 
 class CAIOnly:
-    """An array offered only through __cuda_array_interface__ (v3), with its stream field."""
+    """An array offered only through __cuda_array_interface__ (v3), with its stream field
+    (None: no stream, nothing to wait for)."""
 
     def __init__(self, arr, stream_ptr):
         cai = dict(arr.__cuda_array_interface__)
@@ -239,6 +244,20 @@ class CAIOnly:
         cai["stream"] = stream_ptr
         self.__cuda_array_interface__ = cai
         self.keep = arr
+
+
+@needs_cupy
+def test_cupy_dlpack_negative_strides_are_refused_not_misread():
+    """A producer's impossible DLPack stride is a typed error naming it, never a wild read."""
+    c = cupy.arange(24, dtype=cupy.float64).reshape(4, 6)
+    v = c[::-1, ::2]
+    try:
+        tv = astensor.as_tensor(v)
+    except ValueError as e:
+        assert "DLPack stride" in str(e) and "overflows" in str(e)
+    else:  # a CuPy whose export is right: then the view must be shared exactly
+        assert tv.data_ptr() == v.data.ptr
+        np.testing.assert_array_equal(host(tv), cupy.asnumpy(v))
 
 
 @needs_cupy
