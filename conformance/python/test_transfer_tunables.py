@@ -1,5 +1,5 @@
-"""The transfer pipeline's tunables (issue 12): chunk size, ring slots, staging threads and cast
-placement are runtime settings, read from the environment once per process, named in
+"""The transfer pipeline's tunables (issue 12): chunk size, ring slots, staging threads, cast
+placement and the small-copy threshold are runtime settings, read from the environment once per process, named in
 explain() (COPY-2), and a bad value is a ValueError naming the variable and its value. The
 results do not depend on them (XFER-3: bit-equal to the reference whatever the setting).
 Each case runs in a fresh interpreter, since the environment is read on first use."""
@@ -43,8 +43,16 @@ def test_defaults_are_named_in_explain():
     r = run({})
     assert r.returncode == 0, r.stderr
     line = transfer_line(r.stdout)
-    assert "tunables: chunk 4 MiB, slots 3, host threads auto, cast site auto" in line
+    assert "tunables: chunk 4 MiB, slots 3, host threads auto, cast site auto, small copy 1 MiB" in line
     assert "(env)" not in line
+    assert "small copy: one pinned slot" in line  # 600 KB over the link: the small-copy path
+
+
+def test_the_small_copy_threshold_is_a_tunable():
+    r = run({"ASTENSOR_SMALL_COPY": "0"})
+    assert r.returncode == 0, r.stderr
+    line = transfer_line(r.stdout)
+    assert "small copy off (env)" in line and "small copy: one pinned slot" not in line, line
 
 
 @pytest.mark.parametrize("chunk,slots,threads,site", [("64KiB", "1", "1", "device"), ("1048576", "2", "3", "host"),
@@ -68,7 +76,8 @@ def test_xfer3_results_do_not_depend_on_the_tunables(chunk, slots, threads, site
 
 @pytest.mark.parametrize("var,value", [("ASTENSOR_STAGING_CHUNK", "lots"), ("ASTENSOR_STAGING_CHUNK", "16"),
                                        ("ASTENSOR_STAGING_SLOTS", "0"), ("ASTENSOR_STAGING_SLOTS", "3x"),
-                                       ("ASTENSOR_STAGING_THREADS", "-1"), ("ASTENSOR_CAST_SITE", "gpu")])
+                                       ("ASTENSOR_STAGING_THREADS", "-1"), ("ASTENSOR_CAST_SITE", "gpu"),
+                                       ("ASTENSOR_SMALL_COPY", "2GiB"), ("ASTENSOR_SMALL_COPY", "-1")])
 def test_a_bad_setting_is_a_value_error_naming_it(var, value):
     r = run({var: value})
     assert r.returncode != 0

@@ -1,6 +1,8 @@
 #include "impl/transfer/transfer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -67,7 +69,7 @@ std::optional<std::size_t> parse_bytes(std::string_view t) {
 /// were set, or the error a bad one gives.
 struct EnvOptions {
   TransferOptions options;
-  bool chunk = false, slots = false, threads = false, cast = false;
+  bool chunk = false, slots = false, threads = false, cast = false, small = false;
   std::string error;
 };
 
@@ -93,6 +95,11 @@ EnvOptions read_env_options() {
     auto b = parse_bytes(v);
     if (!b || *b < 64 || *b > (std::size_t(1) << 30)) bad("ASTENSOR_STAGING_CHUNK", v, "a size from 64 bytes to 1GiB, e.g. 4MiB");
     else e.options.chunk_bytes = *b, e.chunk = true;
+  }
+  if (const char* v = std::getenv("ASTENSOR_SMALL_COPY"); v && *v) {
+    auto b = parse_bytes(v);
+    if (!b || *b > (std::size_t(1) << 30)) bad("ASTENSOR_SMALL_COPY", v, "a size up to 1GiB (0: off), e.g. 256KiB");
+    else e.options.small_copy_bytes = *b, e.small = true;
   }
   e.slots = int_in("ASTENSOR_STAGING_SLOTS", 1, 64, &e.options.slots);
   e.threads = int_in("ASTENSOR_STAGING_THREADS", 1, 1024, &e.options.host_threads);
@@ -218,7 +225,15 @@ TransferPlan make_plan(const ArrayView& src, DType dtype, Device device_in, cons
                           p.gather ? "; gathered on the source" : "");
   }
   p.link_bytes = static_cast<uint64_t>(p.numel) * itemsize(p.link_dtype);
-  if (p.staged) p.host_threads = staging_host_threads(p.src_device.is_cpu() ? p.dst_device.type : p.src_device.type, opt);
+  if (p.staged) {
+    p.host_threads = staging_host_threads(p.src_device.is_cpu() ? p.dst_device.type : p.src_device.type, opt);
+    // The small-copy path: one chunk that crosses no more than the threshold.
+    p.small = p.chunks == 1 && p.link_bytes <= opt.small_copy_bytes;
+    if (p.small) {
+      p.host_threads = 1;
+      why += "; small copy: one pinned slot on one stream, no ring";
+    }
+  }
   p.reason = why;
   p.tunables = options_str(opt);
   return p;
@@ -282,12 +297,7 @@ StreamHandle cast_stream(Backend& be, int device) {
 }
 
 /// Waits until the slot's previous use has finished (the event guarding reuse).
-void wait_slot(Slot& s) {
-  if (s.used) {
-    ASTENSOR_RANGE("slot_wait");
-    s.done.synchronize();
-  }
-}
+void wait_slot(Slot& s);
 
 /// Host side of a staging chunk (fill or drain): the elements [first, last) of `layout`
 /// (destination order) into `dst`, gather + byteswap + cast fused in one pass by the CPU
@@ -318,7 +328,9 @@ std::string options_str(const TransferOptions& o) {
       ", host threads ", o.host_threads > 0 ? std::to_string(o.host_threads) : std::string("auto"),
       from_env(e.threads, o.host_threads == eo.host_threads),
       ", cast site ", o.force_cast_site ? cast_site_name(*o.force_cast_site) : "auto",
-      from_env(e.cast, o.force_cast_site == eo.force_cast_site));
+      from_env(e.cast, o.force_cast_site == eo.force_cast_site),
+      ", small copy ", o.small_copy_bytes ? human_bytes(o.small_copy_bytes) : std::string("off"),
+      from_env(e.small, o.small_copy_bytes == eo.small_copy_bytes));
 }
 
 int staging_host_threads(DeviceType device_type, const TransferOptions& opt) {
@@ -332,6 +344,58 @@ int staging_host_threads(DeviceType device_type, const TransferOptions& opt) {
 }
 
 namespace {
+
+// StageCounters, kept with relaxed atomics (a counter is read after the transfers it counts).
+struct AtomicStageCounters {
+  std::atomic<uint64_t> transfers{0}, small_transfers{0}, chunks{0}, host_stage_ns{0}, host_stage_bytes{0},
+      wait_ns{0};
+} g_stage;
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+/// Adds the time from construction to destruction to a counter.
+class ScopedTime {
+ public:
+  explicit ScopedTime(std::atomic<uint64_t>& into) : into_(into), t0_(now_ns()) {}
+  ~ScopedTime() { into_.fetch_add(now_ns() - t0_, std::memory_order_relaxed); }
+  ScopedTime(const ScopedTime&) = delete;
+  ScopedTime& operator=(const ScopedTime&) = delete;
+
+ private:
+  std::atomic<uint64_t>& into_;
+  uint64_t t0_;
+};
+
+/// host_chunk, counted: one staging chunk's host side.
+void staged_host_chunk(const impl::cpu::CopyLayout& layout, const void* src, DType from, bool byteswap, void* dst,
+                       DType to, int64_t first, int64_t last, int max_threads, std::size_t slot_bytes) {
+  ScopedTime t(g_stage.host_stage_ns);
+  host_chunk(layout, src, from, byteswap, dst, to, first, last, max_threads);
+  g_stage.chunks.fetch_add(1, std::memory_order_relaxed);
+  g_stage.host_stage_bytes.fetch_add(slot_bytes, std::memory_order_relaxed);
+}
+
+void count_transfer(bool small) {
+  g_stage.transfers.fetch_add(1, std::memory_order_relaxed);
+  if (small) g_stage.small_transfers.fetch_add(1, std::memory_order_relaxed);
+}
+
+void wait_slot(Slot& s) {
+  if (s.used) {
+    ASTENSOR_RANGE("slot_wait");
+    ScopedTime t(g_stage.wait_ns);
+    s.done.synchronize();
+  }
+}
+
+/// The final wait of a pipeline, counted.
+void finish_counted(SyncGuard& g) {
+  ScopedTime t(g_stage.wait_ns);
+  g.finish();
+}
 
 /// n dense elements (a pinned slot drained into the result).
 impl::cpu::CopyLayout dense_layout(int64_t n, DType from) {
@@ -405,9 +469,32 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
     return make_result(out, src, p);
   }
 
+  count_transfer(p.small);
+  const bool device_cast = p.cast_site == CastSite::Device;
+  if (p.small) {
+    // Note [Small copies]: one chunk needs no ring. One pinned slot from the pool, the copy
+    // (and a device cast) queued on s alone, so no events and no cast stream; one host thread
+    // fills it (a wake-up of the team costs more than the fill). The final synchronize is the
+    // only wait.
+    const std::size_t bytes = static_cast<std::size_t>(p.numel) * lz;
+    PinnedLease host = pinned_pool(be.type()).acquire(bytes);
+    std::shared_ptr<Storage> scratch;
+    SyncGuard guard(be, s);  // destroyed first: the queued work is done before host/scratch go
+    staged_host_chunk(p.layout, src.data, src.dtype, p.byteswap, host.data(), p.link_dtype, 0, p.numel, 1, bytes);
+    ASTENSOR_RANGE("enqueue_h2d_small");
+    if (device_cast) {
+      scratch = allocate_device(bytes, dev, s);
+      be.copy_async(scratch->data(), dev, host.data(), Device::cpu(), bytes, s);
+      be.launch_cast(dev.index, contiguous_kernel(scratch->data(), p.link_dtype, out_p, p.dst_dtype, p.numel), s);
+    } else {
+      be.copy_async(out_p, dev, host.data(), Device::cpu(), bytes, s);
+    }
+    finish_counted(guard);
+    return make_result(out, src, p);
+  }
+
   const int64_t ce = p.chunk_elems;
   const int host_threads = staging_host_threads(dev.type, opt);
-  const bool device_cast = p.cast_site == CastSite::Device;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
   if (device_cast) scratch = allocate_device(static_cast<std::size_t>(p.slots * ce) * lz, dev, s);
   std::vector<Slot> ring = make_ring(be, dev.index, p.slots, static_cast<std::size_t>(ce) * lz, device_cast);
@@ -422,8 +509,8 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
     wait_slot(slot);  // the previous copy out of this pinned slot has finished
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
-      host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
-                 host_threads);
+      staged_host_chunk(p.layout, src.data, src.dtype, p.byteswap, slot.host.data(), p.link_dtype, start, start + n,
+                        host_threads, static_cast<std::size_t>(n) * lz);
     }
     ASTENSOR_RANGE("enqueue_h2d");
     if (device_cast) {
@@ -442,8 +529,8 @@ Tensor run_to_device(const ArrayView& src, const TransferPlan& p, const Transfer
     }
     slot.used = true;
   }
-  if (guard_k) guard_k->finish();
-  guard.finish();
+  if (guard_k) finish_counted(*guard_k);
+  finish_counted(guard);
   return make_result(out, src, p);
 }
 
@@ -460,6 +547,25 @@ Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOp
   wait_producer(be, src, s);
   char* out_p = static_cast<char*>(out->data());
   const bool kernel = p.cast_site == CastSite::Device || p.gather;
+  count_transfer(p.small);
+  if (p.small) {  // Note [Small copies]: a kernel (cast or gather), the copy, all on s
+    const std::size_t bytes = static_cast<std::size_t>(p.numel) * lz;
+    PinnedLease host = pinned_pool(be.type()).acquire(bytes);
+    std::shared_ptr<Storage> scratch;
+    SyncGuard guard(be, s);
+    const void* from = src.data;
+    if (kernel) {
+      scratch = allocate_device(bytes, dev, s);
+      be.launch_cast(dev.index, ordered_kernel(src, p, scratch->data(), p.link_dtype, 0, p.numel), s);
+      from = scratch->data();
+    }
+    ASTENSOR_RANGE("enqueue_d2h_small");
+    be.copy_async(host.data(), Device::cpu(), from, dev, bytes, s);
+    finish_counted(guard);
+    staged_host_chunk(dense_layout(p.numel, p.link_dtype), host.data(), p.link_dtype,
+                      p.byteswap && p.link_dtype == p.src_dtype, out_p, p.dst_dtype, 0, p.numel, 1, bytes);
+    return make_result(out, src, p);
+  }
   const int64_t ce = p.chunk_elems;
   const int host_threads = staging_host_threads(dev.type, opt);
   StreamHandle k = kernel ? cast_stream(be, dev.index) : nullptr;
@@ -495,13 +601,14 @@ Tensor run_to_host(const ArrayView& src, const TransferPlan& p, const TransferOp
     wait_slot(slot);
     {
       ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused
-      host_chunk(dense_layout(n, p.link_dtype), slot.host.data(), p.link_dtype, p.byteswap && p.link_dtype == p.src_dtype,
-                 out_p + start * int64_t(dz), p.dst_dtype, 0, n, host_threads);
+      staged_host_chunk(dense_layout(n, p.link_dtype), slot.host.data(), p.link_dtype,
+                        p.byteswap && p.link_dtype == p.src_dtype, out_p + start * int64_t(dz), p.dst_dtype, 0, n,
+                        host_threads, static_cast<std::size_t>(n) * lz);
     }
     if (c + p.slots < p.chunks) issue(c + p.slots);
   }
-  if (guard_k) guard_k->finish();
-  guard.finish();
+  if (guard_k) finish_counted(*guard_k);
+  finish_counted(guard);
   return make_result(out, src, p);
 }
 
@@ -556,6 +663,23 @@ void check_accelerator(Device d, const char* what) {
 }
 
 }  // namespace
+
+StageCounters stage_counters() {
+  StageCounters c;
+  c.transfers = g_stage.transfers.load();
+  c.small_transfers = g_stage.small_transfers.load();
+  c.chunks = g_stage.chunks.load();
+  c.host_stage_ns = g_stage.host_stage_ns.load();
+  c.host_stage_bytes = g_stage.host_stage_bytes.load();
+  c.wait_ns = g_stage.wait_ns.load();
+  return c;
+}
+
+void reset_stage_counters() {
+  for (auto* a : {&g_stage.transfers, &g_stage.small_transfers, &g_stage.chunks, &g_stage.host_stage_ns,
+                  &g_stage.host_stage_bytes, &g_stage.wait_ns})
+    a->store(0);
+}
 
 std::string TransferPlan::str() const {
   std::string s = detail::str_cat(link_name(link), via_host ? " via host" : "", direct ? " direct" : "",

@@ -43,6 +43,10 @@ struct TransferOptions {
   /// Overrides the cast placement rule (tests and benchmarks compare both placements).
   /// Environment: ASTENSOR_CAST_SITE = auto (the rule), host or device.
   std::optional<CastSite> force_cast_site;
+  /// Staged transfers of at most this many bytes over the link (and no more than one chunk)
+  /// take the small-copy path: one pinned slot, everything on one stream, no ring events, no
+  /// cast stream, one host thread; 0 turns it off. Environment: ASTENSOR_SMALL_COPY.
+  std::size_t small_copy_bytes = std::size_t(1) << 20;
 };
 
 /// The options as_tensor runs transfers with: TransferOptions{} with the overrides of the
@@ -50,8 +54,8 @@ struct TransferOptions {
 /// or is out of range is a ValueError naming it and its value (raised by every transfer until
 /// it is fixed: a silently ignored setting would mislead a tuning run).
 const TransferOptions& default_options();
-/// The tunables as one line for explain(): "chunk 4 MiB, slots 3, host threads 2, cast site
-/// auto", each value read from the environment followed by "(ASTENSOR_...)".
+/// The tunables as one line for explain(): "chunk 4 MiB, slots 3, host threads auto, cast site
+/// auto, small copy 1 MiB", each value read from the environment followed by "(env)".
 std::string options_str(const TransferOptions& options);
 
 /// What a transfer will do (COPY-2's explain() prints it; tests assert it).
@@ -79,6 +83,7 @@ struct TransferPlan {
   impl::cpu::CopyLayout layout;
   int64_t chunk_elems = 0;   ///< elements per staging chunk (staged only)
   int host_threads = 0;      ///< most host threads per staging chunk (staged only)
+  bool small = false;        ///< the small-copy path (staged, one chunk, one stream)
   std::string reason;
   std::string tunables;      ///< options_str() of the options the plan was made with
 
@@ -96,6 +101,20 @@ TransferPlan describe_transfer(const ArrayView& src, DType dtype, Device device,
 /// (impl::execute: no decision is taken again). Different backends (via_host) run as
 /// to_host then to_device.
 Tensor run_transfer(const ArrayView& src, const TransferPlan& plan, const TransferOptions& options = default_options());
+
+/// What the staging pipeline did since the last reset (all threads): how many transfers and
+/// which path, and where the host's time went. Tests assert the path taken; the bench reports
+/// the time split per case. Times are host wall time in nanoseconds.
+struct StageCounters {
+  uint64_t transfers = 0;         ///< staged transfers (either direction)
+  uint64_t small_transfers = 0;   ///< of which on the small-copy path
+  uint64_t chunks = 0;            ///< staging chunks filled or drained
+  uint64_t host_stage_ns = 0;     ///< filling / draining pinned slots (gather, cast, byteswap)
+  uint64_t host_stage_bytes = 0;  ///< bytes written into / read out of pinned slots
+  uint64_t wait_ns = 0;           ///< blocked on a slot's reuse or the final synchronize
+};
+StageCounters stage_counters();
+void reset_stage_counters();
 
 /// The most host threads a transfer to or from `device_type` fills or drains a staging slot
 /// with: options.host_threads when set; else all the CPU copies may use (impl/cpu
