@@ -1,7 +1,8 @@
 // sim/...: host <-> simulated accelerator (impl/sim), registered only when the build has a
 // sim device. The sim's "link" is a host memcpy, so the roofline is the memcpy limit; what
 // these cases show is the overhead of the transfer pipeline (staging, events, chunking)
-// on the CPU, where CI can run it.
+// on the CPU, where CI can run it. The sim/link/... cases turn on sim's link model (issue 12,
+// sim::LinkModel) and hold the pipeline against the modelled link.
 
 #include <algorithm>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "reference/as_tensor.h"
 #include "core/backend.h"
 #if ASTENSOR_BENCH_HAVE_IMPL
+#include "impl/sim/sim.h"
+#include "impl/transfer/host_kernels.h"
 #include "impl/transfer/transfer.h"
 #endif
 
@@ -131,6 +134,113 @@ void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
   state.counters["setup_ms"] = (cold_s - warm_s) * 1e3;
   state.SetLabel(std::string("optimized ") + (cold ? "cold:first-sim-call" : "warm (already set up)"));
 }
+
+/// sim/link/<setting>/...: the transfer pipeline (impl::as_tensor to and from sim:0) under sim's
+/// link model (issue 12). Two settings: "slow", a link slower than this machine's host copies
+/// (pinned 4 GB/s each way), and "fast", one faster than host staging (pinned 100 GB/s); 5 us
+/// per copy, 2 copy engines. The bound of a case is its slowest stage under the best plan:
+/// the link (latency + the bytes that must cross / the modelled pinned bandwidth: one copy,
+/// nothing else), the host staging (host memcpy of the bytes staging moves, with the staging
+/// threads), and for a cast on the device, sim's "kernel", which is the host cast
+/// (transfer::run_cast_kernel_host) on one stream worker thread, so it is a real stage here
+/// (kernels are not modelled). Staging and kernel are timed right after each conversion, so a
+/// busy neighbour slows them and the conversion alike. efficiency = bound / the conversion's
+/// time (medians over the iterations); the target is >= 0.9 from 16 MiB in both settings.
+struct LinkSetting {
+  const char* name;
+  double pinned_bps;
+};
+constexpr LinkSetting kLinkSettings[] = {{"slow", 4e9}, {"fast", 100e9}};
+
+sim::LinkModel link_setting_model(const LinkSetting& s) {
+  sim::LinkModel m;
+  m.enabled = true;
+  m.bandwidth[int(sim::LinkKind::H2DPinned)] = m.bandwidth[int(sim::LinkKind::D2HPinned)] = s.pinned_bps;
+  for (double& us : m.latency_us) us = 5;
+  m.engines = 2;
+  return m;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+/// `to_host`: D2H of float32 (from, to ignored); else H2D of a pageable host array.
+void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DType from, DType to, std::size_t bytes) {
+  const sim::LinkModel model = link_setting_model(setting);
+  HostArray a = make_host_array(to_host ? DType::float32 : from, bytes, Layout::Contig);
+  const Device sim0(DeviceType::Sim, 0);
+  Options o;
+  Source src = a.view;
+  Tensor on_dev;
+  std::size_t link_bytes = 0, staging_bytes = 0;
+  bool device_cast = false;
+  if (to_host) {
+    o.device = Device::cpu();
+    Options to_dev;
+    to_dev.device = sim0;
+    on_dev = reference::as_tensor(a.view, to_dev);
+    src = on_dev;
+    link_bytes = staging_bytes = bytes;  // the host drains each pinned slot into the result
+  } else {
+    o.dtype = to;
+    o.device = sim0;
+    const transfer::TransferPlan plan = transfer::describe_transfer(a.view, to, sim0);
+    link_bytes = static_cast<std::size_t>(plan.link_bytes);
+    staging_bytes = (bytes + link_bytes) / 2;  // reads the source, writes the link bytes
+    device_cast = plan.cast_site == transfer::CastSite::Device;
+  }
+  HostBuffer kernel_dst(device_cast ? static_cast<std::size_t>(a.numel) * itemsize(to) : 0);
+  const sim::LinkKind kind = to_host ? sim::LinkKind::D2HPinned : sim::LinkKind::H2DPinned;
+  const double link_s = model.seconds(kind, static_cast<double>(link_bytes));
+  const int threads = std::max(1, std::min(threads_for(Impl::Optimized), transfer::staging_host_threads(DeviceType::Sim)));
+  HostBuffer mc_dst(staging_bytes);
+  sim::ScopedLinkModel scoped(model);
+  { Tensor warm = call_as_tensor(Impl::Optimized, src, o); }
+  std::vector<double> conv_s, memcpy_s, kernel_s;
+  for (auto _ : state) {
+    double t0 = now_s();
+    { Tensor t = call_as_tensor(Impl::Optimized, src, o); }
+    const double c = now_s() - t0;
+    state.SetIterationTime(c);
+    conv_s.push_back(c);
+    state.PauseTiming();
+    t0 = now_s();
+    parallel_memcpy(mc_dst.data(), a.buffer.data(), staging_bytes, threads);
+    benchmark::ClobberMemory();
+    memcpy_s.push_back(now_s() - t0);
+    if (device_cast) {
+      CastKernel k;
+      k.src = a.buffer.data();
+      k.src_dtype = from;
+      k.shape = Dims{a.numel};
+      k.src_strides = Dims{static_cast<int64_t>(itemsize(from))};
+      k.dst = kernel_dst.data();
+      k.dst_dtype = to;
+      k.count = a.numel;
+      t0 = now_s();
+      transfer::run_cast_kernel_host(k);
+      benchmark::ClobberMemory();
+      kernel_s.push_back(now_s() - t0);
+    }
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(link_bytes) * static_cast<int64_t>(state.iterations()));
+  const double mc = median_of(conv_s), mm = median_of(memcpy_s), mk = median_of(kernel_s);
+  if (mc <= 0) return;
+  const double bound = std::max({link_s, mm, mk});
+  state.counters["efficiency"] = bound / mc;
+  state.counters["model_GBps"] = model.bytes_per_s(kind) / 1e9;
+  state.counters["GBps"] = static_cast<double>(link_bytes) / mc / 1e9;
+  state.counters["staging_GBps"] = mm > 0 ? static_cast<double>(staging_bytes) / mm / 1e9 : 0;
+  state.counters["median_ms"] = mc * 1e3;
+  state.counters["link_ms"] = link_s * 1e3;
+  state.counters["staging_ms"] = mm * 1e3;
+  if (device_cast) state.counters["kernel_ms"] = mk * 1e3;
+  state.counters["threads"] = threads;
+  state.SetLabel(std::string("optimized bound:") + (bound == link_s ? "link" : bound == mm ? "staging" : "kernel"));
+}
 #endif
 
 }  // namespace
@@ -186,6 +296,30 @@ void register_sim() {
       benchmark::RegisterBenchmark(case_name("sim/d2h/float32_float32/contig", impl, "system", b).c_str(),
                                    [=](benchmark::State& s) { bm_sim_d2h(s, impl, b); })
           ->UseRealTime();
+#if ASTENSOR_BENCH_HAVE_IMPL
+  // The link model's cases (issue 12): 1, 16 and 64 MiB of source (64 MiB only where
+  // max_bytes allows), a fixed number of iterations so that the medians see the same count.
+  for (const LinkSetting& setting : kLinkSettings)
+    for (std::size_t mib : {1, 16, 64}) {
+      const std::size_t b = mib << 20;
+      if (b > max_bytes()) continue;
+      const std::string head = std::string("sim/link/") + setting.name + "/";
+      const std::pair<DType, DType> h2d_pairs[] = {{DType::float32, DType::float32},
+                                                   {DType::uint8, DType::float32},
+                                                   {DType::float64, DType::float32}};
+      for (auto [from, to] : h2d_pairs)
+        benchmark::RegisterBenchmark(
+            case_name(head + "h2d/" + name(from) + "_" + name(to) + "/contig", Impl::Optimized, "system", b).c_str(),
+            [=](benchmark::State& s) { bm_sim_link(s, setting, false, from, to, b); })
+            ->UseManualTime()
+            ->Iterations(mib >= 64 ? 9 : 21);
+      benchmark::RegisterBenchmark(
+          case_name(head + "d2h/float32_float32/contig", Impl::Optimized, "system", b).c_str(),
+          [=](benchmark::State& s) { bm_sim_link(s, setting, true, DType::float32, DType::float32, b); })
+          ->UseManualTime()
+          ->Iterations(mib >= 64 ? 9 : 21);
+    }
+#endif
 }
 
 }  // namespace astensor::bench

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "core/backend.h"
 
@@ -74,6 +75,86 @@ class ScopedDeviceMemory {
 
  private:
   std::size_t old_;
+};
+
+}  // namespace astensor::sim
+
+namespace astensor::sim {
+
+// --- the link model (issue 12) -----------------------------------------------------------------
+
+/// The kinds of link a sim copy can cross. Host copies are "pinned" when the host side is
+/// sim-pinned memory (allocate_pinned or register_host), else "pageable" (the driver's slow
+/// path on a real GPU: it stages pageable copies itself).
+enum class LinkKind : int { H2DPinned = 0, D2HPinned, H2DPageable, D2HPageable, D2D, Peer };
+inline constexpr int kNumLinkKinds = 6;
+/// "h2d_pinned", "d2h_pinned", "h2d_pageable", "d2h_pageable", "d2d", "peer": the names
+/// ASTENSOR_SIM_LINK uses.
+const char* link_kind_name(LinkKind k);
+
+/// Modelled time of sim copies (Note [the sim link model] in sim_backend.cpp). When enabled,
+/// a copy of n bytes over a link of kind k holds its stream and its device's copy engine
+/// until latency_us[k] + n / bandwidth[k] has passed since it started on that engine: the
+/// real memcpy runs first (correctness), then the copy waits out the rest, so the modelled
+/// time is a floor (a memcpy slower than the model shows its own time).
+/// Copy engines per device: with 1, every copy of the device takes turns on one engine; with
+/// 2, host-to-device copies use one and every other kind (D2H, D2D, peer) the other, so H2D
+/// and D2H overlap as on real GPUs while copies in the same direction serialize, even from
+/// different streams. copy_sync is modelled too (on the engines of the device it involves).
+/// Kernels (launch_cast) are not modelled: they cost what the host cast costs.
+/// Disabled by default: copies then cost what memcpy costs.
+struct LinkModel {
+  bool enabled = false;
+  /// Bytes per second, per LinkKind. The defaults are the H200 of issue 12 (PCIe Gen5 x16):
+  /// pinned 55 GB/s both ways; the driver's pageable copies at 0.16 (H2D) and 0.33 (D2H) of
+  /// it; D2D (HBM3e, read + write) and peer as guesses.
+  double bandwidth[kNumLinkKinds] = {55e9, 55e9, 8.8e9, 18e9, 2000e9, 50e9};
+  /// Per-operation latency in microseconds, per LinkKind.
+  double latency_us[kNumLinkKinds] = {5, 5, 10, 10, 5, 10};
+  int engines = 2;  ///< copy engines per device: 1 or 2
+
+  double bytes_per_s(LinkKind k) const { return bandwidth[static_cast<int>(k)]; }
+  /// The modelled seconds of one copy of `bytes` over `k`: latency + bytes / bandwidth.
+  double seconds(LinkKind k, double bytes) const {
+    return latency_us[static_cast<int>(k)] * 1e-6 + bytes / bandwidth[static_cast<int>(k)];
+  }
+};
+
+/// Parses the ASTENSOR_SIM_LINK syntax into a model, starting from LinkModel{} (the
+/// defaults). `text` is "off", "on", or comma-separated key=value items applied left to right
+/// (any item turns the model on):
+///   <kind>=<bandwidth>          kind: h2d_pinned d2h_pinned h2d_pageable d2h_pageable d2d peer
+///   pinned=<bandwidth>          both pinned kinds;  pageable=<bandwidth>: both pageable kinds
+///   <kind>_latency=<time>       one kind's latency; latency=<time>: every kind's
+///   engines=1|2
+///   bandwidth: a positive number with B/s, KB/s, MB/s, GB/s, TB/s (powers of 1000) or KiB/s,
+///              MiB/s, GiB/s (powers of 1024), e.g. 55GB/s, 4.5GiB/s
+///   time:      a number >= 0 with ns, us or ms, e.g. 5us, 0us, 1.5ms
+/// e.g. "h2d_pinned=4GB/s,d2h_pinned=4GB/s,latency=5us,engines=2". ValueError naming `what`
+/// (the variable, for the environment), the item and the value for anything else: an unknown
+/// key, a missing unit, a number that does not parse, is not finite, or is out of range, an
+/// empty item, a repeated "=".
+LinkModel parse_link_model(std::string_view text, std::string_view what = "ASTENSOR_SIM_LINK");
+
+/// The model sim copies use now. At start-up it is parse_link_model($ASTENSOR_SIM_LINK) when
+/// that is set (else disabled); a bad value makes this and every sim copy throw the
+/// ValueError until set_link_model() replaces it. A copy takes the model in force when it is
+/// queued (copy_async) or run (copy_sync).
+LinkModel link_model();
+/// Replaces the model. ValueError for a bandwidth that is not finite and > 0, a latency that
+/// is not finite and >= 0, or engines other than 1 or 2.
+void set_link_model(const LinkModel& model);
+
+/// RAII: a link model for a scope, restoring the previous one.
+class ScopedLinkModel {
+ public:
+  explicit ScopedLinkModel(const LinkModel& model) : old_(link_model()) { set_link_model(model); }
+  ~ScopedLinkModel() { set_link_model(old_); }
+  ScopedLinkModel(const ScopedLinkModel&) = delete;
+  ScopedLinkModel& operator=(const ScopedLinkModel&) = delete;
+
+ private:
+  LinkModel old_;
 };
 
 }  // namespace astensor::sim

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -20,7 +22,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -95,6 +100,133 @@ std::size_t capacity_from_env() {
 std::atomic<std::size_t>& capacity() {
   static std::atomic<std::size_t> c{capacity_from_env()};
   return c;
+}
+
+// --- the link model --------------------------------------------------------------------------
+//
+// Note [the sim link model] (issue 12): sim's copies are host memcpys, as fast or as slow as
+// this machine's memory, so a transfer pipeline tuned on sim alone would be tuned to the wrong
+// link. With the model on (sim::LinkModel, ASTENSOR_SIM_LINK), each copy also costs modelled
+// time: it takes a copy engine of its device (waiting while another copy holds it, as copies
+// in one direction serialize on a real GPU even from different streams), runs the real memcpy,
+// then keeps the engine (and its stream) until latency + bytes / bandwidth has passed since it
+// took the engine. The modelled time is therefore a floor, never added to the memcpy: a
+// memcpy slower than the model shows its own time. The last ~150 us of the wait spin (with
+// yields) instead of sleeping, so a sleep's wake-up lag (tens of us) does not inflate short
+// copies.
+
+constexpr const char* kLinkKindNames[sim::kNumLinkKinds] = {"h2d_pinned", "d2h_pinned", "h2d_pageable",
+                                                             "d2h_pageable", "d2d", "peer"};
+
+/// The model's validity (set_link_model and the parser): "" when valid, else the problem.
+std::string link_model_problem(const sim::LinkModel& m) {
+  for (int k = 0; k < sim::kNumLinkKinds; ++k) {
+    if (!(std::isfinite(m.bandwidth[k]) && m.bandwidth[k] > 0))
+      return detail::str_cat("the ", kLinkKindNames[k], " bandwidth must be finite and > 0 bytes/s (got ",
+                             m.bandwidth[k], ")");
+    if (!(std::isfinite(m.latency_us[k]) && m.latency_us[k] >= 0 && m.latency_us[k] <= 1e9))
+      return detail::str_cat("the ", kLinkKindNames[k], " latency must be finite, >= 0 and <= 1e9 us (got ",
+                             m.latency_us[k], ")");
+  }
+  if (m.engines != 1 && m.engines != 2)
+    return detail::str_cat("engines must be 1 or 2 (got ", m.engines, ")");
+  return "";
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+/// A number followed by one of `units` (name, scale); nullopt when either is missing or wrong.
+std::optional<double> number_with_unit(std::string_view v, std::initializer_list<std::pair<const char*, double>> units) {
+  double x = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (r.ec != std::errc() || r.ptr == v.data()) return std::nullopt;
+  const std::string_view unit(r.ptr, static_cast<std::size_t>(v.data() + v.size() - r.ptr));
+  for (const auto& [name, scale] : units)
+    if (unit == name) return x * scale;
+  return std::nullopt;
+}
+
+struct LinkState {
+  std::mutex m;
+  sim::LinkModel model;
+  std::string env_error;  // a bad ASTENSOR_SIM_LINK, until set_link_model() replaces it
+  std::atomic<bool> enabled{false};  // model.enabled && env_error.empty(), read without the lock
+};
+
+LinkState& link_state() {
+  static LinkState* s = [] {
+    auto* st = new LinkState();  // never destroyed: stream workers may copy during exit
+    const char* e = std::getenv("ASTENSOR_SIM_LINK");
+    if (e && *e) {
+      try {
+        st->model = sim::parse_link_model(e);
+      } catch (const ValueError& err) {
+        st->env_error = err.what();
+      }
+    }
+    st->enabled = st->model.enabled || !st->env_error.empty();
+    return st;
+  }();
+  return *s;
+}
+
+/// The model in force for a copy; nullopt when disabled (the fast path: one atomic load).
+/// ValueError while ASTENSOR_SIM_LINK is bad.
+std::optional<sim::LinkModel> active_link_model() {
+  LinkState& st = link_state();
+  if (!st.enabled.load(std::memory_order_acquire)) return std::nullopt;
+  std::lock_guard<std::mutex> g(st.m);
+  if (!st.env_error.empty()) throw ValueError(st.env_error);
+  if (!st.model.enabled) return std::nullopt;
+  return st.model;
+}
+
+/// One copy engine: at most one modelled copy holds it at a time.
+class CopyEngine {
+ public:
+  /// Runs `copy` holding the engine, and keeps holding it until `seconds` have passed since
+  /// the engine was taken.
+  template <class F>
+  void run(double seconds, F&& copy) {
+    {
+      std::unique_lock<std::mutex> l(m_);
+      cv_.wait(l, [&] { return !busy_; });
+      busy_ = true;
+    }
+    struct Release {
+      CopyEngine* e;
+      ~Release() {
+        {
+          std::lock_guard<std::mutex> g(e->m_);
+          e->busy_ = false;
+        }
+        e->cv_.notify_one();
+      }
+    } release{this};
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point end =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    copy();
+    constexpr auto kSpin = std::chrono::microseconds(150);
+    if (Clock::now() + kSpin < end) std::this_thread::sleep_until(end - kSpin);
+    while (Clock::now() < end) std::this_thread::yield();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool busy_ = false;
+};
+
+/// The engine of `device` a copy of kind `k` takes (see sim::LinkModel: engine 0 carries H2D,
+/// engine 1 everything else; with one engine, everything).
+int engine_index(const sim::LinkModel& m, sim::LinkKind k) {
+  if (m.engines == 1) return 0;
+  return (k == sim::LinkKind::H2DPinned || k == sim::LinkKind::H2DPageable) ? 0 : 1;
 }
 
 // --- memory registry ---------------------------------------------------------------------------
@@ -489,8 +621,16 @@ class SimBackend final : public Backend {
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
     fault::point(fault::Site::Copy);
-    OpenScope open(reg_, {c.src, c.dst});
-    std::memcpy(dst, src, nbytes);
+    const std::optional<sim::LinkModel> model = active_link_model();
+    Registry* reg = &reg_;
+    auto copy = [reg, c, dst, src, nbytes] {
+      OpenScope open(*reg, {c.src, c.dst});
+      std::memcpy(dst, src, nbytes);
+    };
+    if (!model) return copy();
+    // The engines of the device the copy involves (the source's, but a host source's target).
+    const int dev = src_device.is_cpu() ? dst_device.index : src_device.index;
+    engines_[dev][engine_index(*model, c.kind)].run(model->seconds(c.kind, static_cast<double>(nbytes)), copy);
   }
 
   void* allocate_pinned(std::size_t nbytes) override { return reg_.map(nbytes, -1); }
@@ -617,10 +757,24 @@ class SimBackend final : public Backend {
                    "[sim] copy_async: the stream belongs to sim:", dev, ", which the copy ",
                    src_device.str(), " -> ", dst_device.str(), " does not involve");
     Registry* reg = &reg_;
-    s->enqueue([reg, c, dst, src, nbytes] {
-      fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
-      OpenScope open(*reg, {c.src, c.dst});
-      std::memcpy(dst, src, nbytes);
+    const std::optional<sim::LinkModel> model = active_link_model();
+    if (!model) {
+      s->enqueue([reg, c, dst, src, nbytes] {
+        fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
+        OpenScope open(*reg, {c.src, c.dst});
+        std::memcpy(dst, src, nbytes);
+      });
+      return;
+    }
+    // Note [the sim link model]: the copy holds an engine of the stream's device.
+    CopyEngine* engine = &engines_[dev][engine_index(*model, c.kind)];
+    const double seconds = model->seconds(c.kind, static_cast<double>(nbytes));
+    s->enqueue([reg, c, dst, src, nbytes, engine, seconds] {
+      fault::point(fault::Site::Copy);
+      engine->run(seconds, [&] {
+        OpenScope open(*reg, {c.src, c.dst});
+        std::memcpy(dst, src, nbytes);
+      });
     });
   }
 
@@ -726,6 +880,7 @@ class SimBackend final : public Backend {
  private:
   struct Checked {
     Range src, dst;  // device memory to open (base 0: a host side)
+    sim::LinkKind kind = sim::LinkKind::H2DPinned;  // for the link model
   };
 
   static void check_device(int device, const char* op) {
@@ -768,6 +923,12 @@ class SimBackend final : public Backend {
     const int l = static_cast<int>(link);
     (pinned_host ? counters_.pinned[l] : counters_.pageable[l]).fetch_add(nbytes);
     counters_.copies[l].fetch_add(1);
+    switch (link) {
+      case Link::H2D: c.kind = pinned_host ? sim::LinkKind::H2DPinned : sim::LinkKind::H2DPageable; break;
+      case Link::D2H: c.kind = pinned_host ? sim::LinkKind::D2HPinned : sim::LinkKind::D2HPageable; break;
+      case Link::D2D: c.kind = sim::LinkKind::D2D; break;
+      case Link::Peer: c.kind = sim::LinkKind::Peer; break;
+    }
     return c;
   }
 
@@ -805,6 +966,7 @@ class SimBackend final : public Backend {
   }
 
   Registry reg_;
+  CopyEngine engines_[kDeviceCount][2];  // Note [the sim link model]
   std::mutex streams_m_;
   std::map<SimStream*, std::shared_ptr<SimStream>> streams_;
   std::once_flag default_once_[kDeviceCount];
@@ -849,6 +1011,92 @@ void enqueue_fill(StreamHandle stream, void* dst, std::size_t nbytes, const void
   const auto* b = static_cast<const unsigned char*>(pattern);
   the_sim().enqueue_fill(stream, dst, nbytes, std::vector<unsigned char>(b, b + pattern_bytes));
 }
+const char* link_kind_name(LinkKind k) {
+  const int i = static_cast<int>(k);
+  return i >= 0 && i < kNumLinkKinds ? kLinkKindNames[i] : "?";
+}
+
+LinkModel parse_link_model(std::string_view text, std::string_view what) {
+  auto fail = [&](std::string_view item, const char* problem) {
+    throw ValueError(detail::str_cat("[sim] ", what, "='", text, "' is invalid: ", item.empty() ? "" : "'",
+                                     item, item.empty() ? "" : "': ", problem,
+                                     " (expected \"off\", \"on\" or items like \"h2d_pinned=55GB/s,latency=5us,engines=2\";"
+                                     " keys: h2d_pinned d2h_pinned h2d_pageable d2h_pageable d2d peer pinned pageable,"
+                                     " latency, <kind>_latency, engines)"));
+  };
+  LinkModel m;
+  const std::string_view whole = trim(text);
+  if (whole == "off") return m;
+  m.enabled = true;
+  if (whole == "on") return m;
+  if (whole.empty()) fail("", "empty");
+  std::string_view rest = whole;
+  for (;;) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view item = trim(rest.substr(0, comma));
+    if (item.empty()) fail(item, "an empty item");
+    const std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos || item.find('=', eq + 1) != std::string_view::npos)
+      fail(item, "not key=value");
+    const std::string_view key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
+    if (key == "engines") {
+      int n = 0;
+      const auto r = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (r.ec != std::errc() || r.ptr != value.data() + value.size() || (n != 1 && n != 2))
+        fail(item, "engines must be 1 or 2");
+      m.engines = n;
+    } else if (key == "latency" || (key.size() > 8 && key.substr(key.size() - 8) == "_latency")) {
+      const auto us = number_with_unit(value, {{"ns", 1e-3}, {"us", 1.0}, {"ms", 1e3}});
+      if (!us || !std::isfinite(*us) || *us < 0 || *us > 1e9)
+        fail(item, "a latency is a number >= 0 with a unit ns, us or ms, e.g. 5us");
+      int kind = -1;
+      if (key != "latency") {
+        const std::string_view name = key.substr(0, key.size() - 8);
+        for (int k = 0; k < kNumLinkKinds; ++k)
+          if (name == kLinkKindNames[k]) kind = k;
+        if (kind < 0) fail(item, "an unknown link kind");
+      }
+      for (int k = 0; k < kNumLinkKinds; ++k)
+        if (kind < 0 || k == kind) m.latency_us[k] = *us;
+    } else {
+      const auto bw = number_with_unit(value, {{"B/s", 1.0}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9},
+                                               {"TB/s", 1e12}, {"KiB/s", 1024.0}, {"MiB/s", 1048576.0},
+                                               {"GiB/s", 1073741824.0}});
+      bool kinds[kNumLinkKinds] = {};  // the kinds the key sets
+      if (key == "pinned") kinds[int(LinkKind::H2DPinned)] = kinds[int(LinkKind::D2HPinned)] = true;
+      else if (key == "pageable") kinds[int(LinkKind::H2DPageable)] = kinds[int(LinkKind::D2HPageable)] = true;
+      else
+        for (int k = 0; k < kNumLinkKinds; ++k) kinds[k] = key == kLinkKindNames[k];
+      if (std::none_of(kinds, kinds + kNumLinkKinds, [](bool b) { return b; })) fail(item, "an unknown key");
+      if (!bw || !std::isfinite(*bw) || *bw <= 0)
+        fail(item, "a bandwidth is a number > 0 with a unit B/s, KB/s, MB/s, GB/s, TB/s, KiB/s, MiB/s or GiB/s, "
+                   "e.g. 55GB/s");
+      for (int k = 0; k < kNumLinkKinds; ++k)
+        if (kinds[k]) m.bandwidth[k] = *bw;
+    }
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return m;
+}
+
+LinkModel link_model() {
+  LinkState& st = link_state();
+  std::lock_guard<std::mutex> g(st.m);
+  if (!st.env_error.empty()) throw ValueError(st.env_error);
+  return st.model;
+}
+
+void set_link_model(const LinkModel& model) {
+  const std::string problem = link_model_problem(model);
+  ASTENSOR_CHECK_VALUE(problem.empty(), "[sim] set_link_model: ", problem);
+  LinkState& st = link_state();
+  std::lock_guard<std::mutex> g(st.m);
+  st.model = model;
+  st.env_error.clear();
+  st.enabled.store(model.enabled, std::memory_order_release);
+}
+
 std::size_t device_memory() { return capacity().load(std::memory_order_relaxed); }
 void set_device_memory(std::size_t bytes) {
   ASTENSOR_CHECK_VALUE(bytes > 0, "[sim] set_device_memory: the capacity must be > 0 bytes");
