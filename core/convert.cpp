@@ -77,10 +77,13 @@ Tensor copy_plain(const ArrayView& src_in, DType dtype, Device device) {
   int64_t lo = 0, hi = 0;
   if (numel > 0) element_extent(src.shape.span(), strides.span(), &lo, &hi);
   // copy_strides never yields negative strides, so lo == 0 and the block is exactly nbytes.
+  // A device result is allocated first: a target that cannot hold it (a stride-0 view larger
+  // than the device) fails at once, before the host fills a block of the same size.
+  std::shared_ptr<Storage> dev_out;
+  if (!device.is_cpu()) dev_out = Storage::allocate(nbytes, device);
   auto host_out = Storage::allocate(nbytes, Device::cpu());
   convert_plain(src, host_out->data(), dtype, strides.span());
   if (device.is_cpu()) return Tensor::make(host_out, 0, src.shape, strides, dtype);
-  auto dev_out = Storage::allocate(nbytes, device);
   copy_bytes_sync(dev_out->data(), device, host_out->data(), Device::cpu(), nbytes);
   return Tensor::make(dev_out, 0, src.shape, strides, dtype);
 }

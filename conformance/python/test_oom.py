@@ -4,9 +4,10 @@ conversion works. The source is a stride-0 view (np.broadcast_to), so the host h
 element while the device would need more than it has.
 
 On sim the device's memory is sim::device_memory() (ASTENSOR_SIM_DEVICE_MEMORY), refused
-before anything is mapped. The reference runs only against a small sim capacity: it converts
-the whole result on the host before it allocates the device. The CUDA twin skips without a CUDA device; on one it asks for more
-than the card has (torch.cuda.mem_get_info when torch is there, else 1 TiB)."""
+before anything is mapped. Both implementations allocate the device result before any host
+work (the reference's copy_plain too), so a result too large for the device fails at once,
+whatever the host could hold. The CUDA twins skip without a CUDA device; on one they ask for
+more than the card has (torch.cuda.mem_get_info when torch is there, else 1 TiB)."""
 
 import math
 
@@ -52,9 +53,7 @@ def test_sim_oom_is_a_typed_error_and_the_next_conversion_works():
 @pytest.mark.skipif(not HAVE_SIM, reason="the sim backend reports no devices in this build")
 @pytest.mark.parametrize("as_tensor", IMPLS)
 def test_sim_oom_names_the_capacity_and_what_is_in_use(as_tensor):
-    """With a 64 MiB sim device. Small on purpose: the reference converts the whole result on
-    the host before it allocates the device (core/convert.cpp copy_plain), so its result must
-    fit in host memory."""
+    """With a 64 MiB sim device: the message names what was asked, the capacity and the use."""
     from astensor._astensor import _sim_testing as st
     old = st.device_memory()
     st.set_device_memory(64 << 20)
@@ -87,7 +86,22 @@ def _cuda_total_bytes():
 
 
 @pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
-def test_cuda_oom_is_a_typed_error_and_the_next_conversion_works():
-    """as_tensor only: the reference would first build the result in host memory."""
+@pytest.mark.parametrize("as_tensor", IMPLS)
+def test_cuda_oom_is_a_typed_error_and_the_next_conversion_works(as_tensor):
     total = _cuda_total_bytes()
-    check_oom_then_next_works(astensor.as_tensor, "cuda:0", broadcast_over(2 * total if total else 1 << 40))
+    check_oom_then_next_works(as_tensor, "cuda:0", broadcast_over(2 * total if total else 1 << 40))
+
+
+@pytest.mark.skipif(not HAVE_SIM, reason="the sim backend reports no devices in this build")
+@pytest.mark.parametrize("as_tensor", IMPLS)
+def test_sim_oom_is_refused_before_any_host_work(as_tensor):
+    """A 1 TiB result for a 64 MiB device: the device's refusal, not the host's. (Were the host
+    block allocated first, its failure would be a different error, or the host would fill 1 TiB.)"""
+    from astensor._astensor import _sim_testing as st
+    old = st.device_memory()
+    st.set_device_memory(64 << 20)
+    try:
+        msg = _message(as_tensor, "sim:0", broadcast_over(1 << 40))
+        assert "1099511627776 bytes on sim:0" in msg and "capacity 67108864" in msg, msg
+    finally:
+        st.set_device_memory(old)
