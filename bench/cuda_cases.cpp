@@ -6,10 +6,10 @@
 //    sources, pageable and pinned sources (T3, T4, T6-T9), device -> host (the mirror), many
 //    small tensors (T10) and the cold first call (T12).
 // Timing: CUDA events give the manual (reported) time; wall time (steady clock around the
-// call plus a device synchronize) is a counter, the end-to-end figure for as_tensor paths
-// whose host work happens before the first enqueue. The events of as_tensor cases are
-// recorded on the legacy default stream, so they cover work the implementation orders on
-// it; wall_* counters cover everything.
+// call plus a device synchronize) is a counter, the end-to-end figure. The events of as_tensor
+// cases are recorded on the legacy default stream, which does not order the library's own
+// non-blocking streams; they still bracket the whole conversion because as_tensor returns only
+// after its work has finished (XFER-1): the second event is recorded after the call returns.
 // Every case is registered in every build, so --benchmark_filter=cuda selects exactly these;
 // without a device (or without CUDA in the build) each one skips with the reason.
 
