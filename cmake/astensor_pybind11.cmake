@@ -13,3 +13,12 @@ macro(astensor_find_pybind11)
   set(PYBIND11_FINDPYTHON ON)
   find_package(pybind11 3.0 CONFIG QUIET)
 endmacro()
+
+# The module's C++ sources, in one list: python/CMakeLists.txt builds _astensor from them and
+# fuzz/CMakeLists.txt links them into the embedded-Python fuzz targets.
+set(ASTENSOR_PYTHON_SOURCES
+  ${PROJECT_SOURCE_DIR}/python/src/classify.cpp ${PROJECT_SOURCE_DIR}/python/src/common.cpp
+  ${PROJECT_SOURCE_DIR}/python/src/dlpack_import.cpp ${PROJECT_SOURCE_DIR}/python/src/entry.cpp
+  ${PROJECT_SOURCE_DIR}/python/src/exports.cpp ${PROJECT_SOURCE_DIR}/python/src/interfaces.cpp
+  ${PROJECT_SOURCE_DIR}/python/src/module.cpp ${PROJECT_SOURCE_DIR}/python/src/sim_testing.cpp
+  ${PROJECT_SOURCE_DIR}/python/src/tensor_object.cpp)

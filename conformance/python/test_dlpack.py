@@ -252,3 +252,18 @@ def test_cai2_needs_cuda_here():
         pytest.skip("this machine has CUDA: the DEV-3 case needs none")
     with pytest.raises(RuntimeError):
         astensor.as_tensor(CAI(_cai(stream=1, data=(0x10000, True))))
+
+
+@pytest.mark.skipif(astensor.device_count("sim") == 0, reason="needs the sim backend")
+@pytest.mark.parametrize("as_tensor", [astensor.as_tensor, astensor.reference.as_tensor], ids=["impl", "reference"])
+def test_dlp1_extension_device_over_host_memory_is_refused(as_tensor):
+    """The extension device type (12) reads as sim:N [ext], but another library may use it for
+    its own device: bytes that are not that sim device's memory are refused (ValueError) before
+    anything reads them, and the producer's deleter still runs once."""
+    buf = np.arange(10, dtype=np.int32)
+    p = Producer(buf, (10,), device=(12, 0))
+    with pytest.raises(ValueError, match=r"extension device type \(12\).*not sim:0 memory"):
+        as_tensor(p.capsule)
+    gc.collect()
+    assert p.calls == 1
+    assert buf.tolist() == list(range(10))

@@ -31,6 +31,25 @@ Device accelerator_of(long long device_type, long long device_id) {
   return resolve_device(Device(type, static_cast<int>(device_id)));
 }
 
+/// The extension device type (12) is read as sim, but other libraries may use it for their
+/// own devices: the first and the last byte a view reads must be memory of that sim device (sim's
+/// copies then check the whole range), or the import is refused (ValueError) before anything
+/// reads them.
+void check_sim_memory(const ArrayView& v) {
+  if (validate(v) == 0) return;  // ValueError for an impossible view; nothing to read
+  int64_t lo = 0, hi = 0;
+  element_extent(v.shape.span(), v.byte_strides.span(), &lo, &hi);
+  Backend& be = backend(DeviceType::Sim);
+  const auto* base = static_cast<const char*>(v.data);
+  const PointerInfo first = be.pointer_info(base + lo);
+  const PointerInfo last = be.pointer_info(base + hi + static_cast<int64_t>(itemsize(v.dtype)) - 1);
+  ASTENSOR_CHECK_VALUE(first.kind == MemoryKind::Device && first.device == v.device && last.kind == MemoryKind::Device &&
+                           last.device == v.device,
+                       "[as_tensor] a DLPack tensor of the extension device type (12) is read as ",
+                       v.device.str(), " [ext], but the bytes it reads (", static_cast<const void*>(base + lo),
+                       " ..) are not ", v.device.str(), " memory");
+}
+
 ArrayView view_from_dltensor(const DLImport& in) {
   const dlpack::DLTensor& t = *in.t;
   auto dt = dtype_from_dlpack(t.dtype.code, t.dtype.bits, t.dtype.lanes);
@@ -86,6 +105,7 @@ ArrayView view_from_dltensor(const DLImport& in) {
   v.data = t.data == nullptr ? nullptr
                              : reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(t.data) +
                                                              static_cast<uintptr_t>(t.byte_offset));
+  if (device.type == DeviceType::Sim) check_sim_memory(v);
   return v;
 }
 
