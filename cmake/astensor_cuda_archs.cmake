@@ -11,6 +11,10 @@
 #             Blackwell and newer JIT-compile at first use. Costs one device compilation of
 #             the .cu files per architecture (about 6x the `default` build's CUDA time).
 function(astensor_cuda_architectures mode out_var)
+  if(mode STREQUAL "default")
+    set(${out_var} "90-real;90-virtual" PARENT_SCOPE)
+    return()
+  endif()
   # The virtual architectures this nvcc compiles for ("compute_75 compute_80 ..."); empty when
   # nvcc is too old to list them (then nothing is filtered out).
   execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --list-gpu-arch
@@ -22,11 +26,6 @@ function(astensor_cuda_architectures mode out_var)
       string(REPLACE "compute_" "" a "${a}")
       list(APPEND _supported ${a})
     endforeach()
-  endif()
-
-  if(mode STREQUAL "default")
-    set(${out_var} "90-real;90-virtual" PARENT_SCOPE)
-    return()
   endif()
 
   if(mode STREQUAL "local")
@@ -56,7 +55,9 @@ function(astensor_cuda_architectures mode out_var)
       set(${out_var} "${_local}" PARENT_SCOPE)  # "90" = sm_90 machine code + compute_90 PTX
       return()
     endif()
-    message(STATUS "astensor: no GPU found (nvidia-smi); compiling CUDA code for the portable list")
+    if(NOT _local)
+      message(STATUS "astensor: no GPU found (nvidia-smi); compiling CUDA code for the portable list")
+    endif()
     set(mode portable)
   endif()
 
