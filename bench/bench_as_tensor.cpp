@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "bench/common.h"
 #include "core/backend.h"
 
@@ -75,6 +77,30 @@ std::string source_commit(const std::string& flag_value) {
   return dirty.empty() ? commit : commit + " (+ uncommitted changes)";
 }
 
+/// The CPU's model name from /proc/cpuinfo ("" when not there).
+std::string cpu_model() {
+  FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (!f) return "";
+  char line[512];
+  std::string model;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "model name", 10) == 0) {
+      if (const char* colon = std::strchr(line, ':')) model = trimmed(colon + 1 + (colon[1] == ' '));
+      break;
+    }
+  }
+  std::fclose(f);
+  return model;
+}
+
+/// Physical memory in GiB, one decimal.
+std::string memory_gib() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return "";
+  const long long tenths = static_cast<long long>(pages) * page * 10 / (1LL << 30);
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +156,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("astensor_max_bytes", std::to_string(ab::max_bytes()));
   benchmark::AddCustomContext("astensor_impl_threads", std::to_string(ab::impl_threads()));
   benchmark::AddCustomContext("astensor_commit", source_commit(commit_value));
+  if (const std::string m = cpu_model(); !m.empty()) benchmark::AddCustomContext("astensor_cpu_model", m);
+  if (const std::string g = memory_gib(); !g.empty()) benchmark::AddCustomContext("astensor_memory_GiB", g);
 #if defined(ASTENSOR_HAVE_CUDA)
   benchmark::AddCustomContext("astensor_cuda_build", "yes");
 #else

@@ -575,7 +575,8 @@ def link_gbps(r):
 
 def make_plots(rows, out_dir, stamp, info=None):
     """Writes the PNGs; returns (file names, note). `info`, when given, receives per file
-    the panels as {title: {"series": [labels], "limit": [labels], "ylabel": text}} (tests)."""
+    the panels as {title: {"series": [labels], "limit": [labels], "ylabel": text,
+    "legend_outside": bool}} (for the tests)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -642,6 +643,11 @@ def make_plots(rows, out_dir, stamp, info=None):
         fig.tight_layout()
         # Above the panels (the saved box grows to hold it), never over the first one.
         fig.suptitle(f"{title}\n{stamp}", fontsize=9, y=1.0, va="bottom")
+        fig.canvas.draw()
+        for ax, (gtitle, _) in zip(axs.flat, groups):
+            # Outside the data: the legend starts right of the axes' box.
+            panels[gtitle]["legend_outside"] = (ax.get_legend().get_window_extent().x0
+                                                >= ax.get_window_extent().x1)
         fig.savefig(os.path.join(out_dir, fname), dpi=90, bbox_inches="tight")
         plt.close(fig)
         made.append(fname)
