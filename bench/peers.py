@@ -187,7 +187,9 @@ def run(quick: bool, reps: int, batch_s: float):
     status = _column_status()
     results = []
     warnings.simplefilter("ignore")  # torch warns that lists of ndarrays are slow: we know
-    for name, group, numel, out_bytes, fns in make_cases(quick):
+    cases = list(make_cases(quick))
+    t_start = time.perf_counter()
+    for index, (name, group, numel, out_bytes, fns) in enumerate(cases):
         entry = {"case": name, "group": group, "numel": numel, "out_bytes": out_bytes, "results": {}}
         live = {}
         for col in COLUMNS:
@@ -229,6 +231,10 @@ def run(quick: bool, reps: int, batch_s: float):
                 ratios[f"{a}/{b}"] = med[a] / med[b]  # time ratio: < 1 means a is faster
         entry["time_ratios"] = ratios
         results.append(entry)
+        # [i/N] and the time left at the mean rate per case so far (an estimate).
+        done = index + 1
+        left = (time.perf_counter() - t_start) / done * (len(cases) - done)
+        print(f"[{done}/{len(cases)} ~{left:.0f}s left] ", end="")
         _print_row(entry)
     return results
 
@@ -251,8 +257,12 @@ def _print_row(e):
     print(f"{e['case']:<48} " + "  ".join(cells) + (f"  | {ratio}" if ratio else ""), flush=True)
 
 
-def context():
+def context(quick: bool = False):
     ctx = {
+        "host": platform.node(),
+        "quick": quick,
+        # The commit the run measures, when the caller (ci/bench) says so.
+        "commit": os.environ.get("ASTENSOR_COMMIT") or None,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "torch": getattr(torch, "__version__", None),
@@ -282,7 +292,7 @@ def main(argv=None):
         torch.set_num_threads(args.torch_threads)
     reps = args.reps or (3 if args.quick else 7)
     batch_s = (args.batch_ms or (2.0 if args.quick else 20.0)) / 1e3
-    ctx = context()
+    ctx = context(args.quick)
     for col, st in ctx["columns"].items():
         if st != "ok":
             print(f"peers: column {col}: {st}", flush=True)

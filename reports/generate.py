@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 """reports/generate.py: bench_as_tensor JSON + bench/peers.py JSON -> REPORT.md and PNG plots.
 
-    python reports/generate.py --bench bench.json --peers peers.json --out-dir reports
+    python reports/generate.py --bench bench.json --peers peers.json --out-dir reports \
+        [--previous OLD_bench.json]
+    python reports/generate.py --compare OLD_bench.json NEW_bench.json
 
-The report is stamped with the machine (lscpu model, cores, memory), the git commit and the
-date. Tables: every case with its reference and optimized times, the optimized/reference
+The report is stamped with where, when and from which commit the data was measured, read
+from the data's own context (Google Benchmark's: host_name, date, num_cpus, mhz_per_cpu,
+caches; bench_as_tensor's: astensor_commit, astensor_cpu_model, astensor_memory_GiB,
+astensor_cuda_device, astensor_run), never from the machine that renders it; a smoke run
+(ci/bench --quick: astensor_run=smoke) says so in the title. With --previous, the report
+shows Google Benchmark's own comparison (compare.py, Debian libbenchmark-tools) of the
+previous run against this one. Tables: every case with its reference and optimized times, the optimized/reference
 speedup, the roofline fraction and whether the output memory was fresh; the Python peers
 side by side with their ratios; and first, the headline numbers later issues must move.
 Plots (matplotlib; skipped with a note when it is missing): throughput vs size per path with
@@ -20,6 +27,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 
 SUFFIXES = re.compile(r"(/(real_time|manual_time|iterations:\d+|repeats:\d+|threads:\d+_real))+$")
@@ -79,7 +87,7 @@ def load_bench(path):
             row["time_s"] = to_seconds(r["real_time"], r["time_unit"])
             for k in ("bytes_per_second", "elems_per_s", "roofline", "roofline_wall", "limit_GBps",
                       "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter", "cold_ms", "warm_ms", "context_ms",
-                      "setup_ms", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps"):
+                      "setup_ms", "link_bytes", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps"):
                 if k in r:
                     row[k] = r[k]
             m = re.search(r"out:(\S+)", row["label"])
@@ -136,6 +144,181 @@ def git_stamp(root):
     # The report's own outputs (reports/) are being rewritten right now: they do not count.
     dirty = bool(run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"))
     return commit + (" (+ uncommitted changes)" if dirty else "")
+
+
+def _fmt_bytes(n):
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} B"
+
+
+def _fmt_date(text):
+    """ISO dates of the data ('2026-12-04T18:42:20+00:00', '...Z') as 'YYYY-MM-DD HH:MM UTC'."""
+    try:
+        d = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return str(text)
+    if d.tzinfo is not None:
+        d = d.astimezone(_dt.timezone.utc)
+        return d.strftime("%Y-%m-%d %H:%M UTC")
+    return d.strftime("%Y-%m-%d %H:%M")
+
+
+def data_stamp(ctx, peers, root):
+    """Where, when and from which commit the data was measured, from the data's own context
+    (bench_as_tensor's JSON first, then bench/peers.py's). Only what the data does not carry
+    falls back to the rendering checkout, and then says so."""
+    pc = (peers or {}).get("context", {})
+    caches = []
+    for c in ctx.get("caches") or []:
+        kind = {"Data": "d", "Instruction": "i"}.get(c.get("type"), "")
+        share = f" (shared by {c['num_sharing']})" if c.get("num_sharing", 1) > 1 else ""
+        caches.append(f"L{c.get('level')}{kind} {_fmt_bytes(c.get('size', 0))}{share}")
+    machine = []
+    if ctx.get("astensor_cpu_model"):
+        machine.append(ctx["astensor_cpu_model"])
+    cpus = ctx.get("num_cpus") or pc.get("cpus")
+    if cpus:
+        machine.append(f"{cpus} CPUs" + (f" at {ctx['mhz_per_cpu']} MHz" if ctx.get("mhz_per_cpu") else ""))
+    if ctx.get("astensor_memory_GiB"):
+        machine.append(f"{ctx['astensor_memory_GiB']} GiB memory")
+    if caches:
+        machine.append("caches " + ", ".join(caches))
+    host = ctx.get("host_name") or pc.get("host")
+    gpu = ctx.get("astensor_cuda_device")
+    if not gpu and str(ctx.get("astensor_cuda_devices", "")).split(" ")[0] not in ("", "0"):
+        gpu = f"{ctx['astensor_cuda_devices']} device(s), name not recorded"
+    date = ctx.get("date") or pc.get("date")
+    commit = ctx.get("astensor_commit") or pc.get("commit")
+    notes = []
+    if not commit:
+        commit = f"not recorded in the data (the rendering checkout is {git_stamp(root)})"
+    if not (ctx or pc):
+        m = machine_stamp()
+        machine = [f"{m['cpu']}, {m['cores']} cores (the rendering machine: the data has no context)"]
+        notes.append("no context in the data")
+    smoke = ctx.get("astensor_run") == "smoke" or bool(pc.get("quick"))
+    st = {
+        "host": host or "unknown",
+        "machine": ", ".join(machine) or "not recorded in the data",
+        "gpu": gpu or "none",
+        "date": _fmt_date(date) if date else "not recorded in the data",
+        "commit": commit,
+        "smoke": smoke,
+        "notes": notes,
+    }
+    short_commit = commit.split(" ")[0] if ctx.get("astensor_commit") or pc.get("commit") else "?"
+    st["line"] = (f"{'SMOKE RUN | ' if smoke else ''}host {st['host']}: {', '.join(machine[:2]) or '?'}"
+                  f"{' | GPU ' + gpu if gpu and gpu != 'none' else ''} | commit {short_commit} | {st['date']}")
+    return st
+
+
+# --- comparing two runs: Google Benchmark's own tool ---------------------------------------------
+
+COMPARE_PATHS = ("/usr/share/benchmark/compare.py",)  # Debian/Ubuntu libbenchmark-tools
+COMPARE_HELP = ("Google Benchmark's compare.py is needed (Debian: apt-get install libbenchmark-tools "
+                "python3-scipy; or set ASTENSOR_BENCH_COMPARE=/path/to/compare.py)")
+COMPARE_THRESHOLD = 0.10  # a relative time change within +-10% counts as unchanged
+
+
+class CompareUnavailable(RuntimeError):
+    """compare.py is missing or failed; the message says what to install."""
+
+
+def find_compare():
+    env = os.environ.get("ASTENSOR_BENCH_COMPARE")
+    for c in ([env] if env else COMPARE_PATHS):
+        if c and os.path.isfile(c):
+            return c
+    raise CompareUnavailable(f"compare.py not found{' at ' + env if env else ''}: {COMPARE_HELP}")
+
+
+def run_compare(old, new):
+    """compare.py benchmarks OLD NEW: (its table, without colour; its -d JSON dump)."""
+    tool = find_compare()
+    # compare.py imports scipy: the system Python has it from python3-scipy, the venv may not.
+    python = os.environ.get("ASTENSOR_BENCH_COMPARE_PYTHON") or (
+        "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable)
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = os.path.join(tmp, "compare.json")
+        proc = subprocess.run([python, tool, "--no-color", "-d", dump, "benchmarks", old, new],
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not os.path.exists(dump):
+            err = (proc.stderr or proc.stdout).strip()[-400:]
+            hint = f" ({COMPARE_HELP})" if "No module named" in err else ""
+            raise CompareUnavailable(f"{python} {tool} failed with rc {proc.returncode}: {err}{hint}")
+        with open(dump) as f:
+            entries = json.load(f)
+    return proc.stdout, entries
+
+
+def compare_summary(entries, threshold=COMPARE_THRESHOLD):
+    """{'faster': [(name, change)], 'slower': [...], 'same': n, 'geomean': change or None} from
+    compare.py's dump; change = (new - old) / old of the real time (< 0: faster now). With
+    repetitions only the median aggregate of a case counts."""
+    out = {"faster": [], "slower": [], "same": 0, "geomean": None}
+    for e in entries:
+        m = (e.get("measurements") or [{}])[0]
+        if e.get("name") == "OVERALL_GEOMEAN":
+            out["geomean"] = m.get("time")
+            continue
+        if e.get("run_type") == "aggregate" and e.get("aggregate_name") != "median":
+            continue
+        change = m.get("time")
+        if change is None:
+            continue
+        name = SUFFIXES.sub("", re.sub(r"_median$", "", e["name"]))
+        if change < -threshold:
+            out["faster"].append((name, change))
+        elif change > threshold:
+            out["slower"].append((name, change))
+        else:
+            out["same"] += 1
+    out["faster"].sort(key=lambda x: x[1])
+    out["slower"].sort(key=lambda x: -x[1])
+    return out
+
+
+def compare_section(previous, current, root):
+    """The report's 'Compared with the previous run' section (markdown)."""
+    lines = ["## Compared with the previous run", ""]
+    try:
+        with open(previous) as f:
+            prev_ctx = json.load(f).get("context", {})
+    except (OSError, ValueError) as e:
+        return "\n".join(lines + [f"_comparison skipped: {previous} unreadable ({e})_", ""])
+    with open(current) as f:
+        cur_ctx = json.load(f).get("context", {})
+    a, b = data_stamp(prev_ctx, None, root), data_stamp(cur_ctx, None, root)
+    lines.append(f"- **previous** (`{os.path.basename(previous)}`): {a['line']}")
+    lines.append(f"- **this run**: {b['line']}")
+    if a["host"] != b["host"]:
+        lines.append("- _different machines: the changes below are not the code's alone_")
+    lines.append("")
+    try:
+        text, entries = run_compare(previous, current)
+    except CompareUnavailable as e:
+        return "\n".join(lines + [f"_comparison skipped: {e}_", ""])
+    summ = compare_summary(entries)
+    pct = lambda x: f"{x * 100:+.1f}%"  # noqa: E731
+    lines.append(f"Google Benchmark's `compare.py` (time change = (this - previous) / previous; negative is "
+                 f"faster now): {len(summ['faster'])} case(s) faster by more than {COMPARE_THRESHOLD:.0%}, "
+                 f"{len(summ['slower'])} slower, {summ['same']} within +-{COMPARE_THRESHOLD:.0%}"
+                 + (f"; geometric mean of the time ratios {pct(summ['geomean'])}" if summ["geomean"] is not None
+                    else "") + ". Read single cases on a noisy machine with care.")
+    lines.append("")
+    top = [[f"`{n}`", pct(c), "slower"] for n, c in summ["slower"][:8]] + \
+          [[f"`{n}`", pct(c), "faster"] for n, c in summ["faster"][:8]]
+    if top:
+        lines.append(md_table(["case", "time change", "now"], top))
+        lines.append("")
+    lines.append("<details><summary>compare.py output</summary>\n")
+    lines.append("```")
+    lines.append(text.rstrip())
+    lines.append("```")
+    lines.append("\n</details>\n")
+    return "\n".join(lines)
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -361,7 +544,39 @@ def peers_table(cases):
 
 # --- plots ------------------------------------------------------------------------------------------
 
-def make_plots(rows, out_dir, stamp):
+HIGHER_FASTER = "higher is faster"
+
+
+def transfer_panel(r):
+    """The panel of a cuda/ case in transfer_throughput.png: 'same' (same dtype, contiguous,
+    with the memcpy baselines), 'cast' (H2D dtype conversions), 'gather' (H2D strided
+    sources), 'd2h'; None for the cases plotted elsewhere (many small tensors, cold call)."""
+    p = r["path"].split("/")
+    if len(p) < 3 or p[0] != "cuda" or "many_small" in p or "cold" in p:
+        return None
+    if p[1] == "d2h":
+        return "d2h"
+    if p[2].startswith("memcpy"):
+        return "same"
+    pair, layout = (p[3] if len(p) > 3 else ""), (p[4] if len(p) > 4 else "contig")
+    if layout != "contig":
+        return "gather"
+    src, _, dst = pair.partition("_")
+    return "same" if src == dst else "cast"
+
+
+def link_gbps(r):
+    """GB/s of link bytes (the bytes that must cross the link: bench/README.md) by the case's
+    own (event) time, the unit of the pinned copy limit limit_GBps."""
+    if r.get("link_bytes") and r.get("time_s"):
+        return r["link_bytes"] / r["time_s"] / 1e9
+    return r["bytes_per_second"] / 1e9
+
+
+def make_plots(rows, out_dir, stamp, info=None):
+    """Writes the PNGs; returns (file names, note). `info`, when given, receives per file
+    the panels as {title: {"series": [labels], "limit": [labels], "ylabel": text,
+    "legend_outside": bool}} (for the tests)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -370,6 +585,7 @@ def make_plots(rows, out_dir, stamp):
         return [], f"plots skipped: matplotlib not importable ({e})"
     ok = [r for r in rows if not r["error"] and size_bytes(r["axes"].get("bytes"))]
     made = []
+    info = {} if info is None else info
 
     def series(pred):
         s = defaultdict(list)
@@ -381,47 +597,58 @@ def make_plots(rows, out_dir, stamp):
             v.sort(key=lambda r: size_bytes(r["axes"]["bytes"]))
         return s
 
-    def plot(fname, title, groups, ylabel, metric, limit_of=None, limit_label="measured limit"):
+    def plot(fname, title, groups, ylabel, metric, limit_of=None, limit_label="measured limit", limit_per_impl=True):
+        """One panel per group, stacked, each with its legend to the right, outside the data.
+        The limit is drawn per implementation (their thread counts differ) or, with
+        limit_per_impl=False, once (a limit of the machine that every case shares)."""
+        groups = [g for g in groups if series(g[1])]
         n = len(groups)
         if n == 0:
             return
-        cols = min(n, 2)
-        rows_ = (n + cols - 1) // cols
-        fig, axs = plt.subplots(rows_, cols, figsize=(7 * cols, 4.2 * rows_), squeeze=False)
+        fig, axs = plt.subplots(n, 1, figsize=(12, 3.8 * n + 0.8), squeeze=False)
+        panels = info.setdefault(fname, {})
         for ax, (gtitle, pred) in zip(axs.flat, groups):
             s = series(pred)
             limit_pts = defaultdict(dict)  # impl -> {bytes: limit}
+            labels = list(dict.fromkeys(label for label, _ in s))
+            panel = panels.setdefault(gtitle, {"series": [], "limit": [], "ylabel": f"{ylabel} ({HIGHER_FASTER})"})
             for (label, impl), pts in s.items():
                 xs = [size_bytes(r["axes"]["bytes"]) for r in pts]
                 ys = [metric(r) for r in pts]
-                style = "-o" if impl in ("optimized", "baseline") else "--s"
-                short = label.split("/", 2)[-1] if label.count("/") >= 2 else label
-                ax.plot(xs, ys, style, label=f"{short} [{impl}]", markersize=4)
+                style = "--s" if impl == "reference" else "-o"
+                # Only the family is dropped: h2d and d2h, src:pinned and src:pageable stay apart.
+                short = label.split("/", 1)[-1]
+                text = f"{short} [{impl}]"
+                ax.plot(xs, ys, style, label=text, markersize=4, color=f"C{labels.index(label) % 10}")
+                panel["series"].append(text)
                 if limit_of:
                     for r in pts:
                         lim = limit_of(r)
                         if lim:
                             b = size_bytes(r["axes"]["bytes"])
-                            limit_pts[impl][b] = max(limit_pts[impl].get(b, 0), lim)
+                            key = impl if limit_per_impl else ""
+                            limit_pts[key][b] = max(limit_pts[key].get(b, 0), lim)
             for k, (impl, pts) in enumerate(sorted(limit_pts.items())):
                 xs = sorted(pts)
-                ax.plot(xs, [pts[x] for x in xs], ":" if k == 0 else "-.", color="black", linewidth=2,
-                        label=f"{limit_label} [{impl}]")
+                text = f"{limit_label} [{impl}]" if impl else limit_label
+                ax.plot(xs, [pts[x] for x in xs], ":" if k == 0 else "-.", color="black", linewidth=2, label=text)
+                panel["limit"].append(text)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("size (bytes of source)")
-            ax.set_ylabel(ylabel)
+            ax.set_ylabel(panel["ylabel"], fontsize=9)
             ax.set_title(gtitle, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-            else:
-                ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center")
-        for ax in list(axs.flat)[n:]:
-            ax.axis("off")
-        fig.suptitle(f"{title}\n{stamp}", fontsize=9)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, fname), dpi=90)
+        # Above the panels (the saved box grows to hold it), never over the first one.
+        fig.suptitle(f"{title}\n{stamp}", fontsize=9, y=1.0, va="bottom")
+        fig.canvas.draw()
+        for ax, (gtitle, _) in zip(axs.flat, groups):
+            # Outside the data: the legend starts right of the axes' box.
+            panels[gtitle]["legend_outside"] = (ax.get_legend().get_window_extent().x0
+                                                >= ax.get_window_extent().x1)
+        fig.savefig(os.path.join(out_dir, fname), dpi=90, bbox_inches="tight")
         plt.close(fig)
         made.append(fname)
 
@@ -433,25 +660,32 @@ def make_plots(rows, out_dir, stamp):
          [("memcpy (1 and N threads; reused vs fresh output)", lambda r: r["path"] == "cpu/memcpy"),
           ("as_tensor copy float32 (alloc:system)", lambda r: r["path"].startswith("cpu/copy") and r["axes"].get("alloc") == "system"),
           ("as_tensor copy float32 contig: alloc:system vs alloc:retain", lambda r: r["path"] == "cpu/copy/float32/contig")],
-         "GB/s (source bytes)", gbps, limit_of=lambda r: limit_src(r) if r["path"] != "cpu/memcpy" else None,
+         "GB/s of source bytes", gbps, limit_of=lambda r: limit_src(r) if r["path"] != "cpu/memcpy" else None,
          limit_label="memcpy limit, same threads")
     pairs = sorted({r["path"].split("/")[1] for r in ok if r["family"] == "cast"})
     plot("cast_throughput.png", "Casts to a new host tensor (source GB/s); limit = memcpy of (src+dst)/2 bytes",
          [(f"cast {p}", (lambda p: lambda r: r["family"] == "cast" and r["path"].split("/")[1] == p)(p)) for p in pairs],
-         "GB/s (source bytes)", gbps, limit_of=limit_src, limit_label="memcpy limit, same threads")
+         "GB/s of source bytes", gbps, limit_of=limit_src, limit_label="memcpy limit, same threads")
     if any(r["family"] == "cuda" for r in ok):
-        plot("transfer_throughput.png", "Host <-> CUDA transfers (wall GB/s of source bytes); limit = pinned CE peak",
-             [("H2D", lambda r: r["path"].startswith("cuda/h2d") and "many_small" not in r["path"] and "cold" not in r["path"]),
-              ("D2H", lambda r: r["path"].startswith("cuda/d2h"))],
-             "GB/s", lambda r: r.get("wall_GBps") or gbps(r),
-             limit_of=lambda r: r.get("limit_GBps"), limit_label="pinned copy-engine peak (T1)")
+        plot("transfer_throughput.png",
+             "Host <-> CUDA transfers: GB/s of link bytes (the narrower dtype's bytes) by event time; "
+             "limit = the pinned cudaMemcpyAsync peak, same units",
+             [("H2D, same dtype, contiguous (with the memcpy baselines)", lambda r: transfer_panel(r) == "same"),
+              ("H2D casts, contiguous", lambda r: transfer_panel(r) == "cast"),
+              ("H2D gathers and other layouts of the source", lambda r: transfer_panel(r) == "gather"),
+              ("D2H (device -> host)", lambda r: transfer_panel(r) == "d2h")],
+             "GB/s of link bytes", link_gbps,
+             limit_of=lambda r: r.get("limit_GBps"), limit_label="pinned copy limit (T1), link GB/s",
+             limit_per_impl=False)
     if any(r["family"] == "sim" for r in ok):
+        sim_plain = lambda r, d: r["path"].startswith(f"sim/{d}/") and "/cold/" not in r["path"]  # noqa: E731
         plot("sim_throughput.png", "Host <-> sim transfers (GB/s of source bytes)",
-             [("sim h2d / d2h", lambda r: r["family"] == "sim" and not r["path"].startswith("sim/stage")
-               and "/cold/" not in r["path"]),
+             [("sim h2d (host -> sim)", lambda r: sim_plain(r, "h2d")),
+              ("sim d2h (sim -> host)", lambda r: sim_plain(r, "d2h")),
+              ("sim with the link model (sim/link/<setting>/h2d|d2h)", lambda r: r["path"].startswith("sim/link/")),
               ("staging host side only (sim/stage); limit = memcpy, same threads",
                lambda r: r["path"].startswith("sim/stage"))],
-             "GB/s", gbps, limit_of=limit_src)
+             "GB/s of source bytes", gbps, limit_of=limit_src)
     return made, None
 
 
@@ -477,38 +711,41 @@ def peers_plot(peers, out_dir, stamp):
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels([c["case"] for c in cases], rotation=35, ha="right", fontsize=7)
     ax.set_yscale("log")
-    ax.set_ylabel("median time per call (us, log)")
+    ax.set_ylabel("median time per call (us, log; lower is faster)")
     ax.set_title(f"Python peers: as_tensor vs torch vs numpy (lower is better)\n{stamp}", fontsize=9)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "peers.png"), dpi=90)
+    fig.savefig(os.path.join(out_dir, "peers.png"), dpi=90, bbox_inches="tight")
     plt.close(fig)
     return "peers.png"
 
 
-def generate(bench_path, peers_path, out_dir, root):
+def generate(bench_path, peers_path, out_dir, root, previous=None, plot_info=None):
     os.makedirs(out_dir, exist_ok=True)
     ctx, rows = load_bench(bench_path) if bench_path and os.path.exists(bench_path) else ({}, [])
     peers = None
     if peers_path and os.path.exists(peers_path):
         with open(peers_path) as f:
             peers = json.load(f)
-    m = machine_stamp()
-    commit = git_stamp(root)
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    stamp = f"{m['cpu']}, {m['cores']} cores | commit {commit} | {date}"
+    st = data_stamp(ctx, peers, root)
+    stamp = st["line"]
 
-    plots, plot_note = make_plots(rows, out_dir, stamp)
+    plots, plot_note = make_plots(rows, out_dir, stamp, plot_info)
     if peers:
         p = peers_plot(peers, out_dir, stamp)
         if p:
             plots.append(p)
 
-    md = ["# astensor: as_tensor performance report", ""]
-    md.append(f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_GiB']} GiB memory")
-    md.append(f"- **Commit**: `{commit}`")
-    md.append(f"- **Date**: {date}")
+    title = "# astensor: as_tensor performance report"
+    if st["smoke"]:
+        title += " (SMOKE RUN: ci/bench --quick, tiny sizes; not a measurement)"
+    md = [title, ""]
+    md.append(f"Measured on **{st['host']}**, {st['date']}, commit `{st['commit']}` (from the benchmark "
+              "data's context, not from the machine that rendered this report).")
+    md.append("")
+    md.append(f"- **Machine**: {st['machine']}")
+    md.append(f"- **GPU**: {st['gpu']}")
     if ctx:
         md.append(f"- **bench_as_tensor**: implementations: {ctx.get('astensor_impls', '?')}; "
                   f"CUDA build: {ctx.get('astensor_cuda_build', '?')}; CUDA devices: {ctx.get('astensor_cuda_devices', '?')}; "
@@ -528,6 +765,8 @@ def generate(bench_path, peers_path, out_dir, root):
               "from page faults, and which memcpy baseline the roofline used: the same state (a fresh case "
               "is judged against memcpy into fresh pages of the same size, `fresh_huge` = 2 MiB pages).")
     md.append("")
+    if previous and bench_path:
+        md.append(compare_section(previous, bench_path, root))
     md.append("## The numbers later issues must move")
     md.append("")
     md.append(headline(rows, peers))
@@ -587,13 +826,28 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench", help="bench_as_tensor --benchmark_format=json output")
     ap.add_argument("--peers", help="bench/peers.py --out output")
+    ap.add_argument("--previous", help="a previous run's bench_as_tensor JSON: the report compares against it")
+    ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
+                    help="only print Google Benchmark's comparison of two bench_as_tensor JSON files")
     ap.add_argument("--out-dir", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                     help="the git checkout to stamp")
     args = ap.parse_args(argv)
+    if args.compare:
+        try:
+            text, entries = run_compare(*args.compare)
+        except CompareUnavailable as e:
+            print(f"reports/generate.py: {e}", file=sys.stderr)
+            return 3
+        summ = compare_summary(entries)
+        print(text.rstrip())
+        print(f"\nsummary: {len(summ['faster'])} faster by more than {COMPARE_THRESHOLD:.0%}, "
+              f"{len(summ['slower'])} slower, {summ['same']} within"
+              + (f"; geomean time change {summ['geomean'] * 100:+.1f}%" if summ["geomean"] is not None else ""))
+        return 0
     if not args.bench and not args.peers:
-        ap.error("give --bench and/or --peers")
-    path, plots = generate(args.bench, args.peers, args.out_dir, args.root)
+        ap.error("give --bench and/or --peers (or --compare OLD NEW)")
+    path, plots = generate(args.bench, args.peers, args.out_dir, args.root, previous=args.previous)
     print(f"reports/generate.py: wrote {path} and {len(plots)} plot(s): {', '.join(plots)}")
     return 0
 

@@ -1,6 +1,7 @@
 """Tests of reports/generate.py on synthetic benchmark output (run by ci/stages/30-bench-quick)."""
 
 import json
+import subprocess
 import os
 import sys
 
@@ -128,3 +129,167 @@ def test_staging_and_cold_headlines(tmp_path):
 def test_staging_headline_says_when_not_measured():
     assert "not measured" in generate.staging_table([])
     assert generate.cold_table([]) == ""
+
+
+# --- issue 13: the report and the bench read at a glance ----------------------------------------
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GPU_RUN = os.path.join(HERE, "gpu", "20261204-run1", "bench-cuda.json")
+
+
+def test_stamp_comes_from_the_data_not_the_rendering_machine(tmp_path):
+    path, _ = generate.generate(GPU_RUN, None, str(tmp_path), HERE)
+    text = open(path).read()
+    head = text[:1500]
+    # The H200 run's context: host "vm", 16 CPUs at 2100 MHz, its date and caches.
+    assert "Measured on **vm**, 2026-12-04 18:42 UTC" in head
+    assert "16 CPUs at 2100 MHz" in head and "L3 300 MiB (shared by 16)" in head
+    assert "1 device(s)" in head
+    # That run recorded no commit: the report says so instead of stamping this checkout's.
+    assert "not recorded in the data" in head
+    if os.cpu_count() != 16:
+        assert f"{os.cpu_count()} CPUs" not in head and f"{os.cpu_count()} cores" not in head
+    assert "SMOKE RUN" not in head
+
+
+def test_commit_gpu_and_smoke_come_from_the_context(tmp_path):
+    doc = _bench_doc()
+    doc["context"].update({"host_name": "gpu-box", "date": "2030-01-02T03:04:05+00:00", "num_cpus": 64,
+                           "astensor_commit": "0123456789ab", "astensor_cpu_model": "Some CPU 9000",
+                           "astensor_cuda_device": "NVIDIA H200, sm_90, 139 GiB", "astensor_run": "smoke"})
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(doc))
+    path, _ = generate.generate(str(p), None, str(tmp_path / "out"), HERE)
+    lines = open(path).read().splitlines()
+    assert lines[0].startswith("# ") and "SMOKE RUN" in lines[0]
+    head = "\n".join(lines[:8])
+    assert "Measured on **gpu-box**, 2030-01-02 03:04 UTC, commit `0123456789ab`" in head
+    assert "Some CPU 9000, 64 CPUs" in head and "NVIDIA H200, sm_90" in head
+    doc["context"]["astensor_run"] = "full"
+    p.write_text(json.dumps(doc))
+    path, _ = generate.generate(str(p), None, str(tmp_path / "out2"), HERE)
+    assert "SMOKE RUN" not in open(path).read().splitlines()[0]
+
+
+def test_transfer_plot_panels_in_link_units(tmp_path):
+    info = {}
+    _, plots = generate.generate(GPU_RUN, None, str(tmp_path), HERE, plot_info=info)
+    assert "transfer_throughput.png" in plots and os.path.getsize(tmp_path / "transfer_throughput.png") > 10000
+    panels = info["transfer_throughput.png"]
+    titles = list(panels)
+    assert len(titles) == 4
+    assert [t.split(",")[0].split(" (")[0] for t in titles] == ["H2D", "H2D casts", "H2D gathers and other layouts of the source".split(",")[0], "D2H"]
+    same, casts, gathers, d2h = (panels[t]["series"] for t in titles)
+    assert any("memcpy_pinned" in s for s in same) and all("float32_float32" in s or "memcpy" in s for s in same)
+    assert casts and all("float32_float32" not in s for s in casts)
+    assert gathers and all("/contig" not in s for s in gathers)
+    assert d2h and all(s.startswith("d2h/") for s in d2h)
+    for t in titles:
+        assert panels[t]["limit"] == ["pinned copy limit (T1), link GB/s"]
+        assert "link bytes" in panels[t]["ylabel"] and "higher is faster" in panels[t]["ylabel"]
+        assert panels[t]["legend_outside"], t
+    # Same units: the bars' link GB/s at the roofline's definition, and the pinned memcpy
+    # baseline at its best size reaches the drawn limit.
+    _, rows = generate.load_bench(GPU_RUN)
+    ok = [r for r in rows if not r["error"] and generate.transfer_panel(r)]
+    for r in ok:
+        assert abs(generate.link_gbps(r) - r["roofline"] * r["limit_GBps"]) <= 0.02 * generate.link_gbps(r), r["name"]
+    pinned = [r for r in ok if r["path"] == "cuda/h2d/memcpy_pinned"]
+    assert abs(max(generate.link_gbps(r) for r in pinned) / pinned[0]["limit_GBps"] - 1) < 0.05
+
+
+def test_sim_plot_labels_h2d_and_d2h_apart_and_legends_outside(tmp_path):
+    doc = _bench_doc()
+    for d in ("h2d", "d2h"):
+        for b in ("4KiB", "64KiB"):
+            doc["benchmarks"].append(_run(f"sim/{d}/float32_float32/contig/impl:optimized/alloc:system/bytes:{b}/real_time",
+                                          1000, "optimized"))
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(doc))
+    info = {}
+    generate.generate(str(p), None, str(tmp_path / "out"), HERE, plot_info=info)
+    panels = info["sim_throughput.png"]
+    h2d = [s for t in panels for s in panels[t]["series"] if s.startswith("h2d/")]
+    d2h = [s for t in panels for s in panels[t]["series"] if s.startswith("d2h/")]
+    assert h2d and d2h and not set(h2d) & set(d2h)
+    for fname, ps in info.items():
+        for t, panel in ps.items():
+            assert "higher is faster" in panel["ylabel"], (fname, t)
+            assert panel["legend_outside"], (fname, t)
+
+
+def _have_compare():
+    try:
+        generate.find_compare()
+    except generate.CompareUnavailable:
+        return False
+    return subprocess.run([generate.sys.executable if not os.path.exists("/usr/bin/python3") else "/usr/bin/python3",
+                           "-c", "import scipy"], capture_output=True).returncode == 0
+
+
+def test_compare_summary_counts_medians_only():
+    entries = [
+        {"name": "a/bytes:4KiB/real_time", "run_type": "", "measurements": [{"time": -0.5}]},
+        {"name": "b/real_time_median", "run_type": "aggregate", "aggregate_name": "median", "measurements": [{"time": 0.3}]},
+        {"name": "b/real_time_mean", "run_type": "aggregate", "aggregate_name": "mean", "measurements": [{"time": 9.0}]},
+        {"name": "c", "run_type": "", "measurements": [{"time": 0.01}]},
+        {"name": "OVERALL_GEOMEAN", "run_type": "aggregate", "measurements": [{"time": -0.1}]},
+    ]
+    s = generate.compare_summary(entries)
+    assert s["faster"] == [("a/bytes:4KiB", -0.5)] and s["slower"] == [("b", 0.3)] and s["same"] == 1
+    assert s["geomean"] == -0.1
+
+
+def test_report_says_when_the_compare_tool_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTENSOR_BENCH_COMPARE", str(tmp_path / "no-compare.py"))
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(_bench_doc()))
+    path, _ = generate.generate(str(p), None, str(tmp_path / "out"), HERE, previous=str(p))
+    text = open(path).read()
+    assert "## Compared with the previous run" in text
+    assert "comparison skipped" in text and "libbenchmark-tools" in text
+    r = subprocess.run([os.path.join(os.path.dirname(HERE), "ci", "bench"), "--compare", str(p), str(p)],
+                       capture_output=True, text=True, env={**os.environ, "ASTENSOR_VENV": ""})
+    assert r.returncode == 3 and "libbenchmark-tools" in r.stderr
+
+
+def test_report_shows_the_comparison_with_the_previous_run(tmp_path):
+    if not _have_compare():
+        import pytest
+        pytest.skip("Google Benchmark's compare.py (libbenchmark-tools + python3-scipy) is not installed")
+    old = _bench_doc()
+    new = _bench_doc()
+    for r in new["benchmarks"]:
+        if r["name"].startswith("cast/float64_float32/contig/impl:optimized"):
+            r["real_time"] *= 3  # 3x slower now
+            r["cpu_time"] = r["real_time"]
+    for d in (old, new):
+        for r in d["benchmarks"]:
+            r.setdefault("cpu_time", r["real_time"])
+            r.setdefault("iterations", 1)
+            r.setdefault("repetitions", 1)
+            r.setdefault("threads", 1)
+    po, pn = tmp_path / "old.json", tmp_path / "new.json"
+    po.write_text(json.dumps(old))
+    pn.write_text(json.dumps(new))
+    path, _ = generate.generate(str(pn), None, str(tmp_path / "out"), HERE, previous=str(po))
+    text = open(path).read()
+    sec = text[text.index("## Compared with the previous run"):text.index("## The numbers later issues must move")]
+    assert "1 slower" in sec and "+200.0%" in sec and "cast/float64_float32/contig/impl:optimized" in sec
+    assert "compare.py output" in sec
+
+
+def test_progress_prefix_counts_cases_and_estimates_time_left():
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench"))
+    import progress
+    now = [0.0]
+    pr = progress.Progress(["a/bytes:4KiB/real_time", "b/bytes:4KiB/real_time", "c/bytes:16MiB/real_time"],
+                           clock=lambda: now[0])
+    now[0] = 10.0
+    assert pr.prefix("----------------------\n") == ""
+    # a done after 10 s with weight ~1 of ~4 in all: ~30 s left
+    assert pr.prefix("a/bytes:4KiB/real_time   100 ns  100 ns  1000\n") == "[1/3 ~30s left] "
+    assert pr.prefix("a/bytes:4KiB/real_time_mean   100 ns\n") == ""  # the same case's aggregate
+    now[0] = 20.0
+    assert pr.prefix("b/bytes:4KiB/real_time_median   100 ns\n") == "[2/3 ~20s left] "
+    assert progress.fmt_left(3725) == "1h02m" and progress.fmt_left(75) == "1m15s"
