@@ -302,7 +302,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
 
   PyObject* producer = nullptr;
   bool cuda_device = t.device.device_type == dl::kDLCUDA || t.device.device_type == dl::kDLCUDAManaged;
-  bool announced_cuda = false;
+  // Accelerator device types, whose absence (no CUDA, a sim index sim does not have) is DEV-3's
+  // RuntimeError: CUDA, CUDA managed, and the extension type (12), read as sim:N [ext].
+  const bool accel_device = cuda_device || t.device.device_type == dl::kDLExtDev;
+  bool announced_accel = false;
   g_exchange_tensor = nullptr;
   g_exchange_taken = false;
   g_exchange_fail = false;
@@ -316,13 +319,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
       producer = check(PyObject_CallOneArg(g_producer_nodev_t, cap));
     } else {
       PyObject* dev = device_value(in, t.device.device_type);
-      // A producer that announces a CUDA device (whatever its capsule holds) is asked for a
-      // stream of that device first (DLP-2, Note [Consumer streams]): without CUDA that is the
-      // DEV-3 RuntimeError, a legitimate answer.
+      // A producer that announces an accelerator (whatever its capsule holds) is asked for a
+      // stream of that device first (DLP-2, Note [Consumer streams]): a device that is not
+      // there (no CUDA, a sim index sim lacks) is the DEV-3 RuntimeError, a legitimate answer.
       if (PyTuple_Check(dev) && PyTuple_GET_SIZE(dev) == 2 && PyLong_CheckExact(PyTuple_GET_ITEM(dev, 0))) {
         const long announced = PyLong_AsLong(PyTuple_GET_ITEM(dev, 0));
         if (announced == -1 && PyErr_Occurred()) PyErr_Clear();
-        announced_cuda = announced == dl::kDLCUDA || announced == dl::kDLCUDAManaged;
+        announced_accel = announced == dl::kDLCUDA || announced == dl::kDLCUDAManaged || announced == dl::kDLExtDev;
       }
       PyObject* mode = check(PyLong_FromLong(p % 8 < 3 ? 0 : (p % 8) - 2));
       producer = check(PyObject_CallFunctionObjArgs(g_producer_t, cap, dev, mode, nullptr));
@@ -360,8 +363,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
     } catch (const Error& e) {
       if (fuzz::verbose()) std::fprintf(stderr, "error: %s: %s\n", error_kind_name(e.kind()), e.what());
       if (PyErr_Occurred()) fuzz::die("a typed error with a Python error still set");
-      if (e.kind() == ErrorKind::Runtime && !cuda_device && !announced_cuda) {
-        std::fprintf(stderr, "fuzz: RuntimeError for a non-CUDA DLPack tensor: %s\n", e.what());
+      if (e.kind() == ErrorKind::Runtime && !accel_device && !announced_accel) {
+        std::fprintf(stderr, "fuzz: RuntimeError for a host DLPack tensor: %s\n", e.what());
         std::abort();
       }
     } catch (py::error_already_set& e) {
