@@ -274,6 +274,23 @@ def test_cai3_cupy_cai_only_producer_is_waited_on(path):
     _check_sevens(r, f"CAI-only producer, {path}")
 
 
+@needs_cupy
+def test_cai3_cupy_cai_only_shared_result_is_ordered_on_the_current_stream():
+    """A CAI view shared without a copy reads nothing, but the producer's stream is waited on at
+    import by the library's current stream, so a conversion of the shared tensor made right after
+    (its copies run on that stream) sees the producer's values, not the zeros before them."""
+    c = cupy.zeros(N, dtype=cupy.float32)
+    cupy.cuda.runtime.deviceSynchronize()
+    s = cupy.cuda.Stream(non_blocking=True)
+    with s:
+        _cupy_busy(s)
+        c.fill(7.0)
+        shared = astensor.as_tensor(CAIOnly(c, s.ptr))
+        assert shared.data_ptr() == c.data.ptr
+        r = astensor.as_tensor(shared, device="cpu")
+    _check_sevens(r, "CAI-only producer, shared then read to the host")
+
+
 # --- casts on the device against torch (XFER-2, DT-3) --------------------------------------
 
 def _torch_source(name):

@@ -222,7 +222,7 @@ ArrayView import_cuda_array_interface(PyObject* owner, PyObject* dict) {
     ASTENSOR_CHECK_VALUE(stream != 0, "[as_tensor] ", iface,
                          "['stream'] = 0 is disallowed by the CUDA Array Interface v3 (use 1 "
                          "for the legacy default stream)");
-    v.stream = static_cast<intptr_t>(stream);  // CAI-3: ordered before the consumer reads
+    v.stream = static_cast<intptr_t>(stream);  // CAI-3: waited on below, once the device is known
   }
   validate(v);
   // CAI-2: the device comes from the pointer (cudaPointerGetAttributes), not from the
@@ -235,6 +235,17 @@ ArrayView import_cuda_array_interface(PyObject* owner, PyObject* dict) {
                          "[as_tensor] ", iface, "['data'] pointer ", v.data,
                          " is not CUDA device memory (CAI-1 requires a device pointer)");
     v.device = pi.device;
+  }
+  if (v.stream) {
+    // CAI-3, as DLP-2 is done (Note [Consumer streams] in dlpack_import.cpp): the library's
+    // current stream of the array's device waits for the producer's stream now (a stream wait,
+    // no host wait), and the view carries the current stream. Every read the transfer pipeline
+    // makes runs on that stream or waits for it, and a result shared without a copy is ready
+    // for work queued on it, which a stream the view merely named would not give.
+    Backend& be = backend(DeviceType::CUDA);
+    StreamHandle current = be.current_stream(v.device.index);
+    be.wait_external_stream(v.device.index, *v.stream, current);
+    v.stream = current == nullptr ? intptr_t(1) : reinterpret_cast<intptr_t>(current);
   }
   v.owner = py_owner(owner);  // the interface itself holds no reference (CAI lifetime rule)
   return v;
