@@ -21,6 +21,7 @@
 #if ASTENSOR_BENCH_HAVE_IMPL
 #include "impl/cpu/host_alloc.h"
 #include "impl/as_tensor.h"
+#include "impl/transfer/transfer.h"
 #endif
 
 namespace astensor::bench {
@@ -46,13 +47,36 @@ Tensor call_as_tensor(Impl impl, const Source& source, const Options& options) {
 }
 
 LoopCost time_as_tensor(benchmark::State& state, Impl impl, const Source& src, const Options& o) {
+  begin_stage_counters();
   const long long f0 = minor_faults();
   const double t0 = now_s();
   for (auto _ : state) {
     Tensor t = call_as_tensor(impl, src, o);
     benchmark::DoNotOptimize(t.data_ptr());
   }
-  return {minor_faults() - f0, now_s() - t0};
+  const LoopCost cost{minor_faults() - f0, now_s() - t0};
+  report_stage_counters(state);
+  return cost;
+}
+
+void begin_stage_counters() {
+#if ASTENSOR_BENCH_HAVE_IMPL
+  transfer::reset_stage_counters();
+#endif
+}
+
+void report_stage_counters(benchmark::State& state) {
+#if ASTENSOR_BENCH_HAVE_IMPL
+  const auto c = transfer::stage_counters();
+  if (c.transfers == 0) return;
+  const double calls = static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
+  state.counters["stage_us"] = static_cast<double>(c.host_stage_ns) / 1e3 / calls;
+  state.counters["wait_us"] = static_cast<double>(c.wait_ns) / 1e3 / calls;
+  state.counters["chunks"] = static_cast<double>(c.chunks) / calls;
+  state.counters["small"] = static_cast<double>(c.small_transfers) / static_cast<double>(c.transfers);
+#else
+  (void)state;
+#endif
 }
 
 // --- sizes ----------------------------------------------------------------------------------

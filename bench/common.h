@@ -46,6 +46,15 @@ struct LoopCost {
 };
 LoopCost time_as_tensor(benchmark::State& state, Impl impl, const Source& src, const Options& o);
 
+/// The transfer pipeline's stage counters (impl/transfer: transfer::stage_counters) over a timed
+/// loop, per call (issue 12): begin_stage_counters() resets them; report_stage_counters() adds
+/// stage_us (host staging: gather, cast, byteswap into or out of pinned slots), wait_us (blocked
+/// on a slot's reuse or the final synchronize), chunks (staging chunks per call) and small (the
+/// share of transfers on the small-copy path) to the case, when any transfer ran. Both do
+/// nothing without the optimized implementation. time_as_tensor() calls them.
+void begin_stage_counters();
+void report_stage_counters(benchmark::State& state);
+
 // --- the size axis --------------------------------------------------------------------------
 
 /// The byte sizes of the size axis: 4 KiB * 16^k up to max_bytes() (4K, 64K, 1M, 16M, 256M,

@@ -301,10 +301,13 @@ H2DSource make_h2d_source(DType from, std::size_t bytes, Layout layout, bool pin
 }
 
 /// Times `call` per iteration on the legacy default stream, then a device synchronize; the
-/// returned tensor is dropped after the timing (its cudaFree is not timed).
+/// returned tensor is dropped after the timing (its cudaFree is not timed). The transfer
+/// pipeline's stage counters over the timed calls are reported per call (report_stage_counters).
 template <class F>
 void time_calls(State& s, F&& call, double* event_s, double* wall_s) {
+  begin_stage_counters();
   time_on_stream(s, cudaStreamLegacy, true, call, event_s, wall_s);
+  report_stage_counters(s);
 }
 
 void bm_h2d_as_tensor(State& s, Impl impl, DType from, DType to, Layout layout, bool pinned,
