@@ -202,12 +202,20 @@ py::object dlpack_export(py::handle self, py::object stream, py::object max_vers
     auto mv = max_version.cast<std::pair<int, int>>();
     versioned = mv.first >= 1;
   }
+  if (!versioned && t.is_read_only())
+    buffer_error("[__dlpack__] a read-only tensor cannot be exported as a legacy (unversioned) "
+                 "DLPack capsule, which cannot say read-only; pass max_version=(1, 0)");
+  return make_dlpack_capsule(t, versioned,
+                             (t.is_read_only() ? dlpack::kFlagReadOnly : 0) | (copied ? dlpack::kFlagIsCopied : 0));
+}
+
+py::object make_dlpack_capsule(const Tensor& t, bool versioned, uint64_t flags) {
   auto ctx = std::make_unique<ExportCtx>();
   ctx->tensor = t;
   if (versioned) {
     auto m = std::make_unique<dlpack::DLManagedTensorVersioned>();
     m->version = {dlpack::kMajorVersion, dlpack::kMinorVersion};
-    m->flags = (t.is_read_only() ? dlpack::kFlagReadOnly : 0) | (copied ? dlpack::kFlagIsCopied : 0);
+    m->flags = flags;
     fill_dltensor(&m->dl_tensor, ctx.get());
     m->manager_ctx = ctx.get();
     m->deleter = [](dlpack::DLManagedTensorVersioned* p) {
@@ -220,9 +228,6 @@ py::object dlpack_export(py::handle self, py::object stream, py::object max_vers
     m.release();
     return py::reinterpret_steal<py::object>(cap);
   }
-  if (t.is_read_only())
-    buffer_error("[__dlpack__] a read-only tensor cannot be exported as a legacy (unversioned) "
-                 "DLPack capsule, which cannot say read-only; pass max_version=(1, 0)");
   auto m = std::make_unique<dlpack::DLManagedTensor>();
   fill_dltensor(&m->dl_tensor, ctx.get());
   m->manager_ctx = ctx.get();

@@ -25,6 +25,10 @@ py::object dlpack_export(py::handle self, py::object stream, py::object max_vers
                          py::object dl_device, py::object copy);
 /// The DLPack device of a device: (kDLCPU, 0), (kDLCUDA, i); sim is kDLExtDev (not exportable).
 dlpack::DLDevice dl_device_of(Device d);
+/// A DLPack capsule sharing `t` ("dltensor_versioned" with `flags`, or the legacy "dltensor"),
+/// as __dlpack__ makes it after its checks: the capsule holds the tensor (so its storage and
+/// producer) until the consumer's deleter runs, or until the capsule dies unconsumed.
+py::object make_dlpack_capsule(const Tensor& t, bool versioned, uint64_t flags);
 
 /// __cuda_array_interface__ v3 of a CUDA tensor; AttributeError elsewhere (so hasattr() is
 /// false and consumers use another protocol).

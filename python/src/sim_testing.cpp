@@ -11,13 +11,11 @@
 #include "python/src/sim_testing.h"
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/cast.h"
 #include "impl/sim/sim.h"
-#include "python/src/dlpack.h"
 #include "python/src/exports.h"
 #include "python/src/tensor_object.h"
 
@@ -48,71 +46,13 @@ const Tensor& sim_tensor(py::handle o, int device) {
   return t;
 }
 
-struct CapsuleCtx {
-  Tensor tensor;  // keeps the memory alive until the consumer is done
-  std::vector<int64_t> shape, strides;
-};
-
-void fill_dl(dlpack::DLTensor* dl, CapsuleCtx* ctx) {
-  const Tensor& t = ctx->tensor;
-  ctx->shape.assign(t.shape().begin(), t.shape().end());
-  ctx->strides.assign(t.strides().begin(), t.strides().end());
-  dl->data = const_cast<void*>(t.data_ptr());
-  dl->device = dl_device_of(t.device());  // (kDLExtDev, index)
-  dl->ndim = static_cast<int32_t>(t.ndim());
-  dl->dtype = {static_cast<uint8_t>(info(t.dtype()).dl_code), static_cast<uint8_t>(t.itemsize() * 8), 1};
-  dl->shape = ctx->shape.data();
-  dl->strides = ctx->strides.data();
-  dl->byte_offset = 0;
-}
-
-void versioned_destructor(PyObject* cap) {
-  if (PyCapsule_IsValid(cap, dlpack::kCapsuleVersioned)) {
-    auto* m = static_cast<dlpack::DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, dlpack::kCapsuleVersioned));
-    if (m && m->deleter) m->deleter(m);
-  }
-}
-void legacy_destructor(PyObject* cap) {
-  if (PyCapsule_IsValid(cap, dlpack::kCapsuleLegacy)) {
-    auto* m = static_cast<dlpack::DLManagedTensor*>(PyCapsule_GetPointer(cap, dlpack::kCapsuleLegacy));
-    if (m && m->deleter) m->deleter(m);
-  }
-}
-
+/// The capsule our __dlpack__ would make for `o`, which the public export refuses for sim
+/// memory: the same builder (make_dlpack_capsule), without that refusal.
 py::object capsule(py::handle o, bool versioned) {
   const Tensor& t = self_tensor(o);
   ASTENSOR_CHECK_VALUE(t.device().type == DeviceType::Sim, "[_sim_testing] capsule: the tensor is on ",
                        t.device().str(), ", not on a sim device");
-  auto ctx = std::make_unique<CapsuleCtx>();
-  ctx->tensor = t;
-  if (versioned) {
-    auto m = std::make_unique<dlpack::DLManagedTensorVersioned>();
-    m->version = {dlpack::kMajorVersion, dlpack::kMinorVersion};
-    m->flags = 0;
-    fill_dl(&m->dl_tensor, ctx.get());
-    m->manager_ctx = ctx.get();
-    m->deleter = [](dlpack::DLManagedTensorVersioned* p) {
-      delete static_cast<CapsuleCtx*>(p->manager_ctx);
-      delete p;
-    };
-    PyObject* cap = PyCapsule_New(m.get(), dlpack::kCapsuleVersioned, versioned_destructor);
-    if (!cap) throw py::error_already_set();
-    ctx.release();
-    m.release();
-    return py::reinterpret_steal<py::object>(cap);
-  }
-  auto m = std::make_unique<dlpack::DLManagedTensor>();
-  fill_dl(&m->dl_tensor, ctx.get());
-  m->manager_ctx = ctx.get();
-  m->deleter = [](dlpack::DLManagedTensor* p) {
-    delete static_cast<CapsuleCtx*>(p->manager_ctx);
-    delete p;
-  };
-  PyObject* cap = PyCapsule_New(m.get(), dlpack::kCapsuleLegacy, legacy_destructor);
-  if (!cap) throw py::error_already_set();
-  ctx.release();
-  m.release();
-  return py::reinterpret_steal<py::object>(cap);
+  return make_dlpack_capsule(t, versioned, 0);
 }
 
 }  // namespace
