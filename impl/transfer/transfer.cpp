@@ -235,7 +235,7 @@ TransferPlan make_plan(const ArrayView& src, DType dtype, Device device_in, cons
     }
   }
   p.reason = why;
-  p.tunables = options_str(opt);
+  p.options = opt;  // formatted only when the plan is printed, not on every transfer
   return p;
 }
 
@@ -694,7 +694,7 @@ std::string TransferPlan::str() const {
   if (gather) s += "; gather";
   if (byteswap) s += "; byteswap";
   if (!reason.empty()) s += "; " + reason;
-  if (!tunables.empty()) s += "; tunables: " + tunables;
+  s += "; tunables: " + options_str(options);
   return s;
 }
 

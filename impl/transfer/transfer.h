@@ -85,7 +85,7 @@ struct TransferPlan {
   int host_threads = 0;      ///< most host threads per staging chunk (staged only)
   bool small = false;        ///< the small-copy path (staged, one chunk, one stream)
   std::string reason;
-  std::string tunables;      ///< options_str() of the options the plan was made with
+  TransferOptions options;   ///< what the plan was made with; str() names them (options_str)
 
   /// One line, e.g. "h2d staged (3 slots x 4 MiB, 2 chunks): float64 -> float32 cast on the
   /// host; 8 MiB over h2d; narrowing cast: cast on the host while staging".
