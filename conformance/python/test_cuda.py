@@ -220,17 +220,24 @@ def _cupy_busy(stream):
         torch.cuda._sleep(SLEEP_CYCLES)
 
 
-@needs_cupy
-@needs_torch
-@pytest.mark.parametrize("path", ["to-host", "device-cast", "to-cuda-copy"])
-def test_dlp2_cupy_non_blocking_stream_producer_is_waited_on(path):
+def _cupy_pending_sevens(consume):
+    """A CuPy array of zeros whose fill with 7 is still pending on a busy non-blocking CuPy
+    stream when `consume(array, stream)` runs (inside that stream's context); its result."""
     c = cupy.zeros(N, dtype=cupy.float32)
     cupy.cuda.runtime.deviceSynchronize()
     s = cupy.cuda.Stream(non_blocking=True)
     with s:
         _cupy_busy(s)
         c.fill(7.0)
-        r = astensor.as_tensor(c, **TORCH_PATHS[path])  # CuPy has __dlpack__: DLPack first
+        return consume(c, s)
+
+
+@needs_cupy
+@needs_torch
+@pytest.mark.parametrize("path", ["to-host", "device-cast", "to-cuda-copy"])
+def test_dlp2_cupy_non_blocking_stream_producer_is_waited_on(path):
+    # CuPy has __dlpack__: DLPack first.
+    r = _cupy_pending_sevens(lambda c, s: astensor.as_tensor(c, **TORCH_PATHS[path]))
     _check_sevens(r, f"cupy producer, {path}")
 
 
@@ -264,30 +271,22 @@ def test_cupy_dlpack_negative_strides_are_refused_not_misread():
 @needs_torch
 @pytest.mark.parametrize("path", ["to-host", "device-cast", "to-cuda-copy"])
 def test_cai3_cupy_cai_only_producer_is_waited_on(path):
-    c = cupy.zeros(N, dtype=cupy.float32)
-    cupy.cuda.runtime.deviceSynchronize()
-    s = cupy.cuda.Stream(non_blocking=True)
-    with s:
-        _cupy_busy(s)
-        c.fill(7.0)
-        r = astensor.as_tensor(CAIOnly(c, s.ptr), **TORCH_PATHS[path])
+    r = _cupy_pending_sevens(lambda c, s: astensor.as_tensor(CAIOnly(c, s.ptr), **TORCH_PATHS[path]))
     _check_sevens(r, f"CAI-only producer, {path}")
 
 
 @needs_cupy
+@needs_torch
 def test_cai3_cupy_cai_only_shared_result_is_ordered_on_the_current_stream():
     """A CAI view shared without a copy reads nothing, but the producer's stream is waited on at
     import by the library's current stream, so a conversion of the shared tensor made right after
     (its copies run on that stream) sees the producer's values, not the zeros before them."""
-    c = cupy.zeros(N, dtype=cupy.float32)
-    cupy.cuda.runtime.deviceSynchronize()
-    s = cupy.cuda.Stream(non_blocking=True)
-    with s:
-        _cupy_busy(s)
-        c.fill(7.0)
+    def share_then_read(c, s):
         shared = astensor.as_tensor(CAIOnly(c, s.ptr))
         assert shared.data_ptr() == c.data.ptr
-        r = astensor.as_tensor(shared, device="cpu")
+        return astensor.as_tensor(shared, device="cpu")
+
+    r = _cupy_pending_sevens(share_then_read)
     _check_sevens(r, "CAI-only producer, shared then read to the host")
 
 
