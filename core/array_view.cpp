@@ -47,7 +47,8 @@ int64_t validate(const ArrayView& v) {
   }
   const auto addr = reinterpret_cast<uintptr_t>(v.data);
   uintptr_t first, last;
-  bool wraps = __builtin_sub_overflow(addr, static_cast<uintptr_t>(-lo), &first) ||
+  // lo may be INT64_MIN: negate it as unsigned (0 - lo wraps to |lo|), never as int64.
+  bool wraps = __builtin_sub_overflow(addr, uintptr_t(0) - static_cast<uintptr_t>(lo), &first) ||
                __builtin_add_overflow(addr, static_cast<uintptr_t>(hi), &last) ||
                __builtin_add_overflow(last, static_cast<uintptr_t>(isz - 1), &last) ||
                // No user-space address (x86-64 with 5-level paging, AArch64) reaches 2^57.

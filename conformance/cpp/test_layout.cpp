@@ -48,6 +48,14 @@ TEST(Layout, ValidateRejectsImpossibleViews) {  // issue 7's hostile producers, 
   v.byte_strides = Dims{-8};
   v.shape = Dims{int64_t(1) << 58};
   EXPECT_THROW(validate(v), ValueError) << "negative strides reach below address 0";
+  // Strides whose negative reach is exactly INT64_MIN (found by fuzz_dlpack_import in CI):
+  // a ValueError, not a signed negation overflow.
+  v.byte_strides = Dims{INT64_MIN / 2, INT64_MIN / 2};
+  v.shape = Dims{2, 2};
+  EXPECT_THROW(validate(v), ValueError) << "reach of INT64_MIN below the data";
+  v.byte_strides = Dims{INT64_MIN};
+  v.shape = Dims{2};
+  EXPECT_THROW(validate(v), ValueError) << "one stride of INT64_MIN";
   v.byte_strides = Dims{8, 8};
   EXPECT_THROW(validate(v), ValueError) << "strides and shape differ in length";
   v.shape = Dims{0};
