@@ -29,7 +29,7 @@
 #if defined(ASTENSOR_HAVE_CUDA)
 #include <cuda_runtime.h>
 
-#include "impl/cuda/cuda_check.h"
+#include "backends/cuda/cuda_check.h"
 #endif
 
 namespace astensor::bench {

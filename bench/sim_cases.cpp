@@ -1,4 +1,4 @@
-// sim/...: host <-> simulated accelerator (impl/sim), registered only when the build has a
+// sim/...: host <-> simulated accelerator (backends/sim), registered only when the build has a
 // sim device. The sim's "link" is a host memcpy, so the roofline is the memcpy limit; what
 // these cases show is the overhead of the transfer pipeline (staging, events, chunking)
 // on the CPU, where CI can run it. The sim/link/... cases turn on sim's link model (issue 12,
@@ -11,8 +11,8 @@
 #include "reference/as_tensor.h"
 #include "core/backend.h"
 #if ASTENSOR_BENCH_HAVE_IMPL
-#include "impl/sim/sim.h"
-#include "impl/transfer/host_kernels.h"
+#include "backends/sim/sim.h"
+#include "backends/sim/host_kernels.h"
 #include "impl/transfer/transfer.h"
 #endif
 
@@ -142,7 +142,7 @@ void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
 /// the link (latency + the bytes that must cross / the modelled pinned bandwidth: one copy,
 /// nothing else), the host staging (host memcpy of the bytes staging moves, with the staging
 /// threads), and for a cast on the device, sim's "kernel", which is the host cast
-/// (transfer::run_cast_kernel_host) on one stream worker thread, so it is a real stage here
+/// (sim::run_cast_kernel_host) on one stream worker thread, so it is a real stage here
 /// (kernels are not modelled). Staging and kernel are timed right after each conversion, so a
 /// busy neighbour slows them and the conversion alike. efficiency = bound / the conversion's
 /// time (medians over the iterations); the target is >= 0.9 from 16 MiB in both settings.
@@ -220,7 +220,7 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
       k.dst_dtype = to;
       k.count = a.numel;
       t0 = now_s();
-      transfer::run_cast_kernel_host(k);
+      sim::run_cast_kernel_host(k);
       benchmark::ClobberMemory();
       kernel_s.push_back(now_s() - t0);
     }

@@ -1,12 +1,13 @@
 # The C++ package: `cmake --install <build> --prefix <p>` installs
-#   <p>/include/astensor/{core,impl,reference}/...   the tree's headers, as in the source tree
-#   <p>/lib/libastensor_{core,reference,impl}.a
+#   <p>/include/astensor/{core,backends,impl,reference}/...   the tree's headers, as in the tree
+#   <p>/lib/libastensor_{core,backend_sim,backend_cuda,reference,impl}.a
 #   <p>/lib/cmake/astensor/                          astensorConfig.cmake and the targets
 # and another CMake project does
 #   find_package(astensor 0.1 REQUIRED)
 #   target_link_libraries(app PRIVATE astensor::astensor)   # the optimized as_tensor (impl/)
 #   target_link_libraries(app PRIVATE astensor::reference)  # the reference as_tensor
-# (both bring astensor::core: Tensor, dtypes, devices, the sim and CUDA backends). Headers are
+# (both bring astensor::core, Tensor, dtypes, devices, and astensor::backends, the sim and CUDA
+# backends, linked whole so that they register themselves). Headers are
 # included as in the tree, "core/tensor.h", or as <astensor/core/tensor.h>.
 # conformance/package is such a project; ci/stages/27-package builds and runs it.
 include(CMakePackageConfigHelpers)
@@ -15,7 +16,11 @@ set(ASTENSOR_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/astensor)
 
 set_target_properties(astensor_core PROPERTIES EXPORT_NAME core)
 set_target_properties(astensor_reference PROPERTIES EXPORT_NAME reference)
-set(_astensor_targets astensor_core astensor_reference)
+set_target_properties(astensor_backend_sim PROPERTIES EXPORT_NAME backend_sim)
+set_target_properties(astensor_backend_cuda PROPERTIES EXPORT_NAME backend_cuda)
+set_target_properties(astensor_backends PROPERTIES EXPORT_NAME backends)
+set(_astensor_targets astensor_core astensor_backend_sim astensor_backend_cuda astensor_backends
+    astensor_reference)
 if(TARGET astensor_impl)
   set_target_properties(astensor_impl PROPERTIES EXPORT_NAME astensor)
   list(APPEND _astensor_targets astensor_impl)
@@ -27,7 +32,7 @@ install(EXPORT astensorTargets NAMESPACE astensor:: DESTINATION ${ASTENSOR_INSTA
 
 # Every header of the library's folders (tests, benchmarks and the Python module are not part
 # of the package), at the same relative path.
-foreach(dir core impl reference)
+foreach(dir core backends impl reference)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/astensor/${dir}
           FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp" PATTERN "*.cuh")
 endforeach()

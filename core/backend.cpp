@@ -1,6 +1,7 @@
 #include "core/backend.h"
 #include "core/fault.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -8,11 +9,6 @@
 #include "core/error.h"
 
 namespace astensor {
-
-// Implemented by the device backends (impl/cuda, impl/sim); each returns a backend that
-// reports itself unavailable when it is not built or finds no device.
-Backend& cuda_backend();
-Backend& sim_backend();
 
 const char* link_name(Link l) {
   switch (l) {
@@ -86,16 +82,64 @@ class CpuBackend final : public Backend {
   }
 };
 
+
+/// A device type with no backend linked in (Note [Backend registry]): no devices, and why.
+class UnlinkedBackend final : public Backend {
+ public:
+  explicit UnlinkedBackend(DeviceType type) : type_(type) {}
+  DeviceType type() const override { return type_; }
+  int device_count() override { return 0; }
+  std::string unavailable_reason() override {
+    return detail::str_cat("no ", device_type_name(type_),
+                           " backend is linked into this program (link astensor::backends)");
+  }
+  int current_device() override { return 0; }
+  void* allocate(int, std::size_t) override { throw RuntimeError(message()); }
+  void deallocate(int, void*) noexcept override {}
+  void copy_sync(void*, Device, const void*, Device, std::size_t) override {
+    throw RuntimeError(message());
+  }
+
+ private:
+  std::string message() {
+    return detail::str_cat("[", device_type_name(type_), "] ", unavailable_reason());
+  }
+  DeviceType type_;
+};
+
+constexpr auto kDeviceTypes = static_cast<std::size_t>(kNumDeviceTypes);
+
+std::size_t slot(DeviceType type) {
+  const auto i = static_cast<std::size_t>(type);
+  ASTENSOR_CHECK(i < kDeviceTypes, "[device] unknown device type ", i);
+  return i;
+}
+
+/// Written by the registrars while the program starts, read afterwards: atomics, so a late
+/// registration (a backend in a library loaded later) is still race-free.
+std::atomic<BackendGetter>& registered(DeviceType type) {
+  static std::atomic<BackendGetter> getters[kDeviceTypes] = {};
+  return getters[slot(type)];
+}
+
 }  // namespace
+
+bool register_backend(DeviceType type, BackendGetter get) {
+  ASTENSOR_CHECK(type != DeviceType::CPU && get != nullptr,
+                 "[device] register_backend: the CPU backend is core's own, and a getter is required");
+  BackendGetter expected = nullptr;
+  if (!registered(type).compare_exchange_strong(expected, get))
+    ASTENSOR_CHECK(expected == get, "[device] two backends registered for ",
+                   device_type_name(type), "; link one library per device type");
+  return true;
+}
 
 Backend& backend(DeviceType type) {
   static CpuBackend cpu;
-  switch (type) {
-    case DeviceType::CPU: return cpu;
-    case DeviceType::CUDA: return cuda_backend();
-    case DeviceType::Sim: return sim_backend();
-  }
-  return cpu;
+  if (type == DeviceType::CPU) return cpu;
+  if (BackendGetter get = registered(type).load(std::memory_order_acquire)) return get();
+  static UnlinkedBackend unlinked_cuda(DeviceType::CUDA), unlinked_sim(DeviceType::Sim);
+  return type == DeviceType::CUDA ? static_cast<Backend&>(unlinked_cuda) : unlinked_sim;
 }
 
 Device resolve_device(Device d) {

@@ -1,8 +1,9 @@
 #pragma once
-/// The device backend interface (DESIGN.md "Backend"): what the library needs from a
-/// device. Three implementations: the host (CPU), the simulated accelerator (impl/sim) and
-/// CUDA (impl/cuda). The reference uses only the synchronous part; the optimized transfer
-/// pipeline (impl/transfer) is written once against the asynchronous part.
+/// The device backend interface (docs/architecture.md): what the library needs from a
+/// device. Three implementations: the host (CPU, here in core), the simulated accelerator
+/// (backends/sim) and CUDA (backends/cuda), which register themselves (Note [Backend
+/// registry]). The reference uses only the synchronous part; the optimized transfer pipeline
+/// (impl/transfer) is written once against the asynchronous part.
 ///
 /// Asynchronous model (CUDA's): work is queued on streams and runs in queue order; events
 /// mark a point in a stream; other streams and the host wait on events. Copies and kernels
@@ -156,9 +157,33 @@ class Backend {
   virtual void reset_counters();
 };
 
-/// The backend of a device type. Never null: CUDA in a build without CUDA answers
-/// device_count() == 0 with the reason.
+/// Note [Backend registry]
+/// Core knows one backend by name, the host's (CPU). Each device backend lives in its own
+/// library under backends/ (astensor_backend_sim, astensor_backend_cuda) and registers itself
+/// while the program starts, from a namespace-scope initializer in its own source:
+///
+///   const bool registered = register_backend(DeviceType::Sim, &sim_backend);
+///
+/// Nothing names that initializer, so a static library's linker would drop it: the backend
+/// libraries are linked whole, through the INTERFACE target astensor_backends
+/// (astensor::backends in the package), which astensor_reference and astensor_impl link. A
+/// program that links core alone still works on the CPU; asking it for another device type
+/// gets a backend with no devices whose unavailable_reason() says that no backend for the
+/// type is linked (DEV-3), never a crash. backend() called from another static initializer
+/// may run before the registrars; the library does not do that.
+
+/// Returns a device type's backend; never null. `type` has no backend linked in: a stand-in
+/// with device_count() == 0 and the reason. CUDA in a build without CUDA: the CUDA stub
+/// (backends/cuda/no_cuda_backend.cpp), which says so.
 Backend& backend(DeviceType type);
+
+/// What a backend library registers: a function returning its process-wide backend.
+using BackendGetter = Backend& (*)();
+
+/// Registers `get` as the backend of `type` (Note [Backend registry]); returns true. Throws
+/// RuntimeError for DeviceType::CPU (core's own) and for a type already registered with a
+/// different getter (two libraries claiming one device type is a build mistake).
+bool register_backend(DeviceType type, BackendGetter get);
 
 /// Resolves an index-less accelerator to the current device and checks that the device is
 /// present (DEV-3): RuntimeError saying what was found otherwise. Allocates nothing.

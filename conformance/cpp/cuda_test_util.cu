@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "impl/cuda/cuda_check.h"
+#include "backends/cuda/cuda_check.h"
 
 // Declared in cuda_test_util.h (not included here: it pulls GoogleTest into nvcc's way; a
 // signature that drifts apart fails to link).

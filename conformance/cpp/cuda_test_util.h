@@ -27,7 +27,7 @@
 #include "conformance/cpp/device_test_util.h"
 #include "core/backend.h"
 #include "core/error.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 
 namespace astensor::testing {
 

@@ -13,7 +13,7 @@
 #include "core/nested.h"
 #include "core/source.h"
 #include "core/storage.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 #include "impl/transfer/pinned_pool.h"
 #if __has_include("impl/transfer/device_allocator.h")
 #include "impl/transfer/device_allocator.h"

@@ -13,7 +13,7 @@
 #include "conformance/cpp/device_test_util.h"
 #include "core/cast.h"
 #include "core/error.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 #include "reference/as_tensor.h"
 
 using namespace astensor;

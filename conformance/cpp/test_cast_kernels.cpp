@@ -1,7 +1,7 @@
 // The device cast kernel (Backend::launch_cast with a CastKernel, core/backend.h) on the device
 // under test, compared byte for byte with the CPU's conversion of each element (core/cast.h
 // cast_one, the reference's inner loop). Issue 11 section 6: a bool source byte 2..255 must
-// read as true on the device as on the CPU (Note [Loading bool] in impl/cuda/cast_kernels.cu);
+// read as true on the device as on the CPU (Note [Loading bool] in backends/cuda/cast_kernels.cu);
 // the bytes 0, 1, 2, 127, 128, 255 as bool go to every dtype through each path of the kernels:
 // contiguous (CUDA's vector kernel and its tail), misaligned contiguous (scalar kernel),
 // strided, gathered (transposed 2-D), reversed, strided destination, and an element range.

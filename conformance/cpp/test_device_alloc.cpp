@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/storage.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 #include "impl/transfer/device_allocator.h"
 #include "impl/transfer/transfer.h"
 #include "reference/as_tensor.h"

@@ -16,7 +16,7 @@
 #include "core/convert.h"
 #include "core/storage.h"
 #include "impl/as_tensor.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 #include "impl/transfer/pinned_pool.h"
 #include "impl_compare.h"
 #include "reference/as_tensor.h"

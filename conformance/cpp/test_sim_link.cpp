@@ -1,4 +1,4 @@
-// The link model of sim (issue 12; Note [the sim link model] in impl/sim/sim_backend.cpp):
+// The link model of sim (issue 12; Note [the sim link model] in backends/sim/sim_backend.cpp):
 // with it on, a sim copy holds its stream and a copy engine of its device until latency +
 // bytes / bandwidth has passed since it took the engine; copies in one direction serialize
 // on one engine even from different streams, H2D and D2H overlap with two engines; results
@@ -20,7 +20,7 @@
 #include "core/error.h"
 #include "core/source.h"
 #include "core/tensor.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 #include "impl_compare.h"
 
 using namespace astensor;

@@ -17,7 +17,7 @@
 #include "conformance/cpp/device_test_util.h"
 #include "core/cast.h"
 #include "core/error.h"
-#include "impl/sim/sim.h"
+#include "backends/sim/sim.h"
 #include "impl/transfer/device_allocator.h"
 #include "impl/transfer/pinned_pool.h"
 #include "impl/transfer/transfer.h"

@@ -184,6 +184,9 @@ TORCH_DIVERGENCES = {
     "DEV-2": "torch treats cpu:0 as different from cpu and copies",
     "DT-3": "torch leaves out-of-range float->int casts undefined (we saturate)",
     "DT-1-ml_dtypes": "torch cannot read ml_dtypes' bfloat16 NumPy arrays (a NumPy user dtype)",
+    "SEQ-3-npbool": "torch 2.x raises TypeError ('numpy.bool' object cannot be interpreted as an "
+                    "integer) when np.bool_ leaves meet Python or NumPy ints ([0, np.False_]); "
+                    "found by Hypothesis on 2026-12-04",
     "SEQ-1-uint64": "torch 2.x fails on np.uint64 scalars ('an integer is required'); uint64 "
                     "arrays work",
     "SEQ-3-complex-half": "torch maps complex under a float16 default to complex32, which we lack",

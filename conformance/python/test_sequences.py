@@ -150,6 +150,8 @@ def test_seq3_inferred_dtype_is_the_promotion_fold(impl, case, default):
         d = leaf_dtype(x, default)
         expected = d if expected is None else promote(expected, d)
     expected = expected or default
+    if "int" in expected and any(isinstance(x, np.bool_) for x in leaves(data)):
+        impl.diverges_here("SEQ-3-npbool")
     with default_dtype(impl, default):
         t = impl.as_tensor(data)
     assert impl.dtype_name(t) == expected, repro(impl, data)
@@ -168,6 +170,19 @@ def test_seq3_inferred_dtype_is_the_promotion_fold(impl, case, default):
 def test_seq3_examples_from_torch(impl, data, dtype):
     """SEQ-3: the examples of research/torch-as-tensor-notes.md R24."""
     assert impl.dtype_name(impl.as_tensor(data)) == dtype
+
+
+@pytest.mark.parametrize("data,dtype", [
+    ([0, np.False_], "int64"), ([[np.True_], [np.int8(3)]], "int8"),
+    ([np.uint8(7), np.True_], "uint8"),
+], ids=str)
+def test_seq3_numpy_bools_promote_with_ints(impl, data, dtype):
+    """SEQ-3: an np.bool_ leaf promotes with integer leaves like a Python bool does (torch
+    raises TypeError here: SEQ-3-npbool)."""
+    impl.diverges("SEQ-3-npbool")
+    t = impl.as_tensor(data)
+    assert impl.dtype_name(t) == dtype
+    assert impl.values(t).tolist() == np.array(data, dtype=dtype).tolist()
 
 
 # --- SEQ-4 -----------------------------------------------------------------------------------

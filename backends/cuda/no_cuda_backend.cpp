@@ -29,4 +29,9 @@ Backend& cuda_backend() {
   return be;
 }
 
+// Note [Backend registry] in core/backend.h: kept by astensor_backends linking this library whole.
+namespace {
+[[maybe_unused]] const bool registered = register_backend(DeviceType::CUDA, &cuda_backend);
+}  // namespace
+
 }  // namespace astensor

@@ -3,9 +3,9 @@
 #include "core/cast.h"
 #include "core/error.h"
 #include "core/trace.h"
-#include "impl/cuda/cast_kernels.cuh"
-#include "impl/cuda/cuda_check.h"
-#include "impl/transfer/host_kernels.h"
+#include "backends/cuda/cast_kernels.cuh"
+#include "backends/cuda/cuda_check.h"
+#include "core/kernel_geometry.h"
 
 namespace astensor::cuda {
 
@@ -140,7 +140,7 @@ void launch_cast_contiguous(const void* src, DType from, void* dst, DType to, in
 void launch_cast_kernel(const CastKernel& k_in, cudaStream_t stream) {
   ASTENSOR_RANGE("cast_kernel_launch");
   if (k_in.count <= 0) return;
-  const CastKernel k = transfer::merge_dims(k_in);
+  const CastKernel k = merge_dims(k_in);
   const bool dst_strided = !k.dst_strides.empty();
   const int64_t fz = static_cast<int64_t>(itemsize(k.src_dtype)), tz = static_cast<int64_t>(itemsize(k.dst_dtype));
   // One dense dimension on both sides: the contiguous (vectorized) kernel.

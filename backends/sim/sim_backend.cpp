@@ -32,8 +32,9 @@
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/fault.h"
-#include "impl/sim/sim.h"
-#include "impl/transfer/host_kernels.h"
+#include "backends/sim/sim.h"
+#include "backends/sim/host_kernels.h"
+#include "core/kernel_geometry.h"
 
 namespace astensor {
 
@@ -787,10 +788,10 @@ class SimBackend final : public Backend {
     ASTENSOR_CHECK(k.src_strides.size() == k.shape.size() &&
                        (k.dst_strides.empty() || k.dst_strides.size() == k.shape.size()),
                    "[sim] launch_cast: strides and shape disagree in length");
-    auto [slo, shi] = transfer::byte_extent(k.shape.span(), k.src_strides.span(), itemsize(k.src_dtype));
+    auto [slo, shi] = byte_extent(k.shape.span(), k.src_strides.span(), itemsize(k.src_dtype));
     std::pair<int64_t, int64_t> dext{0, k.count * int64_t(itemsize(k.dst_dtype))};
     if (!k.dst_strides.empty())
-      dext = transfer::byte_extent(k.shape.span(), k.dst_strides.span(), itemsize(k.dst_dtype));
+      dext = byte_extent(k.shape.span(), k.dst_strides.span(), itemsize(k.dst_dtype));
     const Range sb = device_range(static_cast<const char*>(k.src) + slo, shi - slo, device, "kernel source");
     const Range db = device_range(static_cast<char*>(k.dst) + dext.first, dext.second - dext.first, device,
                                   "kernel destination");
@@ -799,7 +800,7 @@ class SimBackend final : public Backend {
     Registry* reg = &reg_;
     s->enqueue([reg, k, sb, db] {
       OpenScope open(*reg, {sb, db});
-      transfer::run_cast_kernel_host(k);
+      sim::run_cast_kernel_host(k);
     });
   }
 
@@ -993,6 +994,11 @@ SimBackend& the_sim() {
 }  // namespace
 
 Backend& sim_backend() { return the_sim(); }
+
+// Note [Backend registry] in core/backend.h: kept by astensor_backends linking this library whole.
+namespace {
+[[maybe_unused]] const bool registered = register_backend(DeviceType::Sim, &sim_backend);
+}  // namespace
 
 namespace sim {
 

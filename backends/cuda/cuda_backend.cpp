@@ -13,8 +13,8 @@
 #include "core/backend.h"
 #include "core/fault.h"
 #include "core/trace.h"
-#include "impl/cuda/cast_kernels.cuh"
-#include "impl/cuda/cuda_check.h"
+#include "backends/cuda/cast_kernels.cuh"
+#include "backends/cuda/cuda_check.h"
 
 namespace astensor {
 
@@ -312,5 +312,10 @@ Backend& cuda_backend() {
   static CudaBackend* be = new CudaBackend();
   return *be;
 }
+
+// Note [Backend registry] in core/backend.h: kept by astensor_backends linking this library whole.
+namespace {
+[[maybe_unused]] const bool registered = register_backend(DeviceType::CUDA, &cuda_backend);
+}  // namespace
 
 }  // namespace astensor
