@@ -40,6 +40,11 @@ endforeach()
 # What the exported targets link, for astensorConfig.cmake to find again (find_dependency).
 # (impl/ finds OpenMP in its own directory scope: read what astensor_impl links instead.)
 set(ASTENSOR_PACKAGE_CUDA ${ASTENSOR_HAVE_CUDA})
+# core links CUDA::nvtx3 (headers only) whenever NVTX was found, CPU-only builds included.
+set(ASTENSOR_PACKAGE_CUDATOOLKIT OFF)
+if(ASTENSOR_HAVE_CUDA OR ASTENSOR_HAVE_NVTX)
+  set(ASTENSOR_PACKAGE_CUDATOOLKIT ON)
+endif()
 set(ASTENSOR_PACKAGE_OPENMP OFF)
 if(TARGET astensor_impl)
   get_target_property(_impl_links astensor_impl INTERFACE_LINK_LIBRARIES)
