@@ -1,6 +1,7 @@
 #include "core/storage.h"
 
 #include "core/backend.h"
+#include "core/pending.h"
 
 namespace astensor {
 
@@ -38,6 +39,12 @@ std::shared_ptr<Storage> Storage::adopt(void* data, std::size_t nbytes, Device d
     g_live_bytes.fetch_sub(static_cast<long long>(nbytes), std::memory_order_relaxed);
   });
   return std::make_shared<Storage>(data, nbytes, device, std::move(counted), false, true);
+}
+
+bool Storage::ready() const { return !pending_ || pending_->ready(); }
+
+void Storage::wait_ready() const {
+  if (pending_) pending_->wait();
 }
 
 StorageStats storage_stats() {

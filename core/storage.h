@@ -12,6 +12,8 @@
 
 namespace astensor {
 
+class Pending;  // core/pending.h
+
 class Storage {
  public:
   /// New memory of nbytes on a resolved device (backend allocation). Throws RuntimeError.
@@ -36,6 +38,15 @@ class Storage {
   /// True when this storage's bytes were allocated by the library (not borrowed).
   bool owns_memory() const { return owned_; }
 
+  /// Note [Pending results] (core/pending.h): work still writing these bytes. Set once, by
+  /// the conversion that made the storage, before any tensor on it is handed out.
+  void set_pending(std::shared_ptr<Pending> pending) { pending_ = std::move(pending); }
+  const std::shared_ptr<Pending>& pending() const { return pending_; }
+  /// True when no queued work writes these bytes any more; never blocks.
+  bool ready() const;
+  /// Blocks until the bytes are final; rethrows a failure of the work that writes them.
+  void wait_ready() const;
+
   Storage(void* data, std::size_t nbytes, Device device, std::shared_ptr<void> owner,
           bool read_only, bool owned)
       : data_(data), nbytes_(nbytes), device_(device), owner_(std::move(owner)),
@@ -49,6 +60,9 @@ class Storage {
   bool read_only_;
   bool pinned_ = false;
   bool owned_;
+  // After owner_: destroyed first, so a pending copy has finished before the memory it
+  // writes to is freed (~Pending waits).
+  std::shared_ptr<Pending> pending_;
 };
 
 /// Counters of library-allocated storage, for leak checks in tests (SEQ-6: "nothing is left

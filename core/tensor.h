@@ -46,6 +46,12 @@ class Tensor {
   void* mutable_data_ptr() const;
   bool is_read_only() const { return storage()->read_only(); }
   bool is_contiguous() const;
+  /// Note [Pending results]: false while a non-blocking conversion is still writing the
+  /// bytes (never blocks); synchronize() blocks until they are final. data_ptr() does not
+  /// wait: C++ code that reads the bytes of a non-blocking result calls synchronize() first
+  /// (or orders its own stream after the work) — the Python exports do it themselves.
+  bool is_ready() const { return storage()->ready(); }
+  void synchronize() const { storage()->wait_ready(); }
 
   // Autograd (GRAD-1..3).
   bool requires_grad() const;
