@@ -103,6 +103,15 @@ std::string memory_gib() {
 
 }  // namespace
 
+namespace astensor::bench {
+
+std::vector<std::string>& notes() {
+  static std::vector<std::string> n;
+  return n;
+}
+
+}  // namespace astensor::bench
+
 int main(int argc, char** argv) {
   namespace ab = astensor::bench;
   std::vector<char*> args;

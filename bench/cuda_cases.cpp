@@ -1,36 +1,41 @@
-// cuda/...: host <-> CUDA device (research/perf-anchors.md section 4, cases T1-T12).
-//  - baselines through cudart directly: cudaMemcpyAsync from cudaHostAlloc memory (T1, the
-//    pinned copy-engine peak P that every transfer's roofline divides by) and from malloc'd,
-//    pre-faulted memory (T2, the driver's pageable path), both directions;
-//  - as_tensor(..., device=cuda) for same-dtype, widening and narrowing casts, strided
-//    sources, pageable and pinned sources (T3, T4, T6-T9), device -> host (the mirror), many
-//    small tensors (T10) and the cold first call (T12).
-// Timing: CUDA events give the manual (reported) time; wall time (steady clock around the
-// call plus a device synchronize) is a counter, the end-to-end figure. The events of as_tensor
-// cases are recorded on the legacy default stream, which does not order the library's own
-// non-blocking streams; they still bracket the whole conversion because as_tensor returns only
-// after its work has finished (XFER-1): the second event is recorded after the call returns.
+// cuda/...: host <-> CUDA device, the case numbers of research/perf-anchors.md section 4:
+//  - cuda/h2d/cold/... (T12): the first as_tensor(..., device=cuda) of the process, registered
+//    first so that it is; the CUDA context is timed apart (context_ms), then cold_ms, warm_ms
+//    (the call right after) and setup_ms = cold - warm;
+//  - cuda/{h2d,d2h}/memcpy_pinned|memcpy_pageable/... (T1, T2): cudaMemcpyAsync through cudart
+//    directly, from cudaHostAlloc memory (the pinned copy-engine bandwidth P that every
+//    transfer's roofline divides by, stored per direction) and from malloc'd, pre-faulted
+//    memory (the driver's pageable path), both directions;
+//  - cuda/h2d/as_tensor/... : same dtype from pageable (T3) and pinned (T4) sources, widening
+//    uint8->float32 (T6), narrowing float64->float32 (T7), float32->bfloat16 and int64->int32
+//    (T8), every_other and transpose sources (T9); cuda/d2h/as_tensor/... the mirror, same
+//    dtype and float64->float32, contiguous;
+//  - cuda/h2d/many_small/... (T10): 1000 tensors of 4 KiB or 64 KiB, one as_tensor call each,
+//    against 1000 pinned cudaMemcpyAsync and one synchronize.
+// T5 (registering a source with cudaHostRegister) and a batched T10 have no case; T11 (one
+// small tensor's latency) is measured only at 4 KiB, the smallest size of the other cases.
+// Timing (cuda_harness.h): CUDA events give the manual (reported) time, except for the cold
+// case, whose first call would create the context: it reports the wall clock. The baselines'
+// events are on the bench's own stream. The events of as_tensor cases are recorded on the
+// legacy default stream, which does not order the library's own non-blocking streams; they
+// still bracket the whole conversion because as_tensor returns only after its work has
+// finished (XFER-1): the second event is recorded after the call returns. The wall clock
+// around the call plus a device synchronize is the end-to-end figure (roofline_wall,
+// wall_GBps, wall_s_per_iter); the as_tensor cases also report the transfer pipeline's stage
+// counters. Each case runs inside an NVTX range "bench <case name>".
 // Every case is registered in every build, so --benchmark_filter=cuda selects exactly these;
 // without a device (or without CUDA in the build) each one skips with the reason.
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
 #include <string>
-#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bench/common.h"
+#include "bench/cuda_harness.h"
 #include "core/backend.h"
 #include "core/trace.h"
 #include "reference/as_tensor.h"
-
-#if defined(ASTENSOR_HAVE_CUDA)
-#include <cuda_runtime.h>
-
-#include "backends/cuda/cuda_check.h"
-#endif
 
 namespace astensor::bench {
 
@@ -40,197 +45,11 @@ using benchmark::State;
 
 constexpr int kManySmallCount = 1000;
 
-/// True when a CUDA device is present; otherwise skips the case with the reason.
-bool cuda_present(State& s) {
-  Backend& be = backend(DeviceType::CUDA);
-  if (be.device_count() > 0) return true;
-  s.SkipWithError(("no CUDA device: " + be.unavailable_reason()).c_str());
-  return false;
-}
-
 std::string pair_name(DType from, DType to) { return std::string(name(from)) + "_" + name(to); }
 
 #if defined(ASTENSOR_HAVE_CUDA)
 
 const Device kCuda(DeviceType::CUDA, 0);
-
-/// Process-lifetime buffers, grown on demand: Google Benchmark calls a case several times
-/// while it picks the iteration count, and cudaHostAlloc costs ~0.5 s/GiB (perf-anchors 1d),
-/// which must not be paid per call. Kept until the process exits (the driver releases them
-/// then; freeing from a static destructor could run after the runtime has unloaded).
-struct Pinned {
-  void* p = nullptr;
-  std::size_t n = 0;
-  void* get(std::size_t need) {
-    if (n < need) {
-      if (p) ASTENSOR_CUDA_CHECK(cudaFreeHost(p));
-      p = nullptr;
-      n = 0;
-      ASTENSOR_CUDA_CHECK(cudaHostAlloc(&p, need, cudaHostAllocDefault));
-      std::memset(p, 0, need);
-      n = need;
-    }
-    return p;
-  }
-};
-struct DeviceMem {
-  void* p = nullptr;
-  std::size_t n = 0;
-  void* get(std::size_t need) {
-    if (n < need) {
-      if (p) ASTENSOR_CUDA_CHECK(cudaFree(p));
-      p = nullptr;
-      n = 0;
-      ASTENSOR_CUDA_CHECK(cudaMalloc(&p, need));
-      n = need;
-    }
-    return p;
-  }
-};
-struct Pageable {  // malloc'd and pre-faulted, as T2 asks
-  void* p = nullptr;
-  std::size_t n = 0;
-  void* get(std::size_t need) {
-    if (n < need) {
-      std::free(p);
-      p = std::aligned_alloc(4096, (need + 4095) & ~std::size_t(4095));
-      ASTENSOR_CHECK(p != nullptr, "[bench] out of memory allocating ", need, " bytes");
-      std::memset(p, 0, need);
-      n = need;
-    }
-    return p;
-  }
-};
-Pinned& pinned_buf() {
-  static Pinned b;
-  return b;
-}
-Pageable& pageable_buf() {
-  static Pageable b;
-  return b;
-}
-DeviceMem& device_buf() {
-  static DeviceMem b;
-  return b;
-}
-
-cudaStream_t bench_stream() {
-  static cudaStream_t s = [] {
-    cudaStream_t st = nullptr;
-    ASTENSOR_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    return st;
-  }();
-  return s;
-}
-
-/// A start/stop event pair (RAII).
-struct Events {
-  cudaEvent_t a = nullptr, b = nullptr;
-  Events() {
-    ASTENSOR_CUDA_CHECK(cudaEventCreate(&a));
-    ASTENSOR_CUDA_CHECK(cudaEventCreate(&b));
-  }
-  ~Events() {
-    if (a) (void)cudaEventDestroy(a);
-    if (b) (void)cudaEventDestroy(b);
-  }
-  Events(const Events&) = delete;
-  Events& operator=(const Events&) = delete;
-  double seconds() const {
-    float ms = 0;
-    ASTENSOR_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    return ms / 1e3;
-  }
-};
-
-/// Times `work` once per iteration: CUDA events on `st` around it give the manual time; the
-/// wall clock around the enqueue and the synchronization (of the whole device when
-/// `device_sync`) is summed into *wall_s. Whatever `work` returns (a tensor, say) is dropped
-/// only after the timing, so its free is not timed.
-template <class Work>
-void time_on_stream(State& s, cudaStream_t st, bool device_sync, Work&& work, double* event_s,
-                    double* wall_s) {
-  Events ev;
-  for (auto _ : s) {
-    try {
-      const double t0 = now_s();
-      ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, st));
-      [[maybe_unused]] auto keep = [&] {
-        if constexpr (std::is_void_v<std::invoke_result_t<Work&>>) {
-          work();
-          return 0;
-        } else {
-          return work();
-        }
-      }();
-      ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, st));
-      ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
-      if (device_sync) ASTENSOR_CUDA_CHECK(cudaDeviceSynchronize());
-      *wall_s += now_s() - t0;
-      const double e = ev.seconds();
-      *event_s += e;
-      s.SetIterationTime(e);
-    } catch (const std::exception& e) {
-      s.SkipWithError(e.what());
-      break;
-    }
-  }
-}
-
-/// One timed pinned copy of `bytes` (no Google Benchmark state): the lazy measurement of P
-/// when the memcpy_pinned cases were filtered out.
-double measure_pinned(bool h2d, std::size_t bytes) {
-  void* host = pinned_buf().get(bytes);
-  void* dev = device_buf().get(bytes);
-  Events ev;
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.a, bench_stream()));
-    ASTENSOR_CUDA_CHECK(h2d ? cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, bench_stream())
-                            : cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, bench_stream()));
-    ASTENSOR_CUDA_CHECK(cudaEventRecord(ev.b, bench_stream()));
-    ASTENSOR_CUDA_CHECK(cudaEventSynchronize(ev.b));
-    best = std::max(best, static_cast<double>(bytes) / ev.seconds());
-  }
-  return best;
-}
-
-double ensure_pinned_limit(bool h2d) {
-  if (pinned_limit(h2d) <= 0) {
-    const std::size_t b = std::min<std::size_t>(max_bytes(), std::size_t(64) << 20);
-    store_pinned_limit(h2d, measure_pinned(h2d, std::max<std::size_t>(b, std::size_t(1) << 20)));
-  }
-  return pinned_limit(h2d);
-}
-
-/// The bytes that must cross the link to move `numel` elements from `from` to `to` under the
-/// best plan: the narrower of the two types crosses (a widening cast runs after the copy, a
-/// narrowing one before it).
-std::size_t link_bytes_of(int64_t numel, DType from, DType to) {
-  return static_cast<std::size_t>(numel) * std::min(itemsize(from), itemsize(to));
-}
-
-/// Counters of a transfer case: bytes processed (input bytes), elements/s, and the one meaning
-/// of roofline for transfers (issue 12): bytes that must cross the link under the best plan
-/// (`link_bytes`, also a counter) / time / the pinned peak P measured in the same run, by event
-/// time (roofline) and by wall time (roofline_wall); wall time.
-void report_transfer(State& s, bool h2d, int64_t numel, std::size_t src_bytes, std::size_t link_bytes,
-                     double event_s, double wall_s, const std::string& label) {
-  using benchmark::Counter;
-  const auto iters = static_cast<int64_t>(s.iterations());
-  if (iters == 0) return;
-  s.SetBytesProcessed(iters * static_cast<int64_t>(src_bytes));
-  s.counters["elems_per_s"] = Counter(static_cast<double>(numel * iters), Counter::kIsRate);
-  s.counters["link_bytes"] = static_cast<double>(link_bytes);
-  const double p = ensure_pinned_limit(h2d);
-  const double bytes = static_cast<double>(link_bytes) * static_cast<double>(iters);
-  s.counters["limit_GBps"] = p / 1e9;
-  s.counters["roofline"] = event_s > 0 && p > 0 ? bytes / event_s / p : 0;
-  s.counters["roofline_wall"] = wall_s > 0 && p > 0 ? bytes / wall_s / p : 0;
-  s.counters["wall_s_per_iter"] = wall_s / static_cast<double>(iters);
-  s.counters["wall_GBps"] = wall_s > 0 ? bytes / wall_s / 1e9 : 0;
-  s.SetLabel(label);
-}
 
 // --- T1/T2: cudaMemcpyAsync baselines -------------------------------------------------------
 
@@ -298,16 +117,6 @@ H2DSource make_h2d_source(DType from, std::size_t bytes, Layout layout, bool pin
   fill_pattern(p, from, static_cast<int64_t>(buf / itemsize(from)));
   src.view = layout_view(p, from, src.numel, layout);
   return src;
-}
-
-/// Times `call` per iteration on the legacy default stream, then a device synchronize; the
-/// returned tensor is dropped after the timing (its cudaFree is not timed). The transfer
-/// pipeline's stage counters over the timed calls are reported per call (report_stage_counters).
-template <class F>
-void time_calls(State& s, F&& call, double* event_s, double* wall_s) {
-  begin_stage_counters();
-  time_on_stream(s, cudaStreamLegacy, true, call, event_s, wall_s);
-  report_stage_counters(s);
 }
 
 void bm_h2d_as_tensor(State& s, Impl impl, DType from, DType to, Layout layout, bool pinned,
