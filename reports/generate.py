@@ -92,7 +92,7 @@ def load_bench(path):
                     row[k] = r[k]
             m = re.search(r"out:(\S+)", row["label"])
             row["out"] = m.group(1) if m else ""
-            # The state of the memcpy baseline the roofline was taken against (bench/common.h
+            # The state of the memcpy baseline the roofline was taken against (bench/host_report.h
             # report_host_case: the same state as the case's output).
             m = re.search(r"limit:(\S+)", row["label"])
             row["limit_out"] = m.group(1) if m else ""
