@@ -184,6 +184,9 @@ TORCH_DIVERGENCES = {
     "DEV-2": "torch treats cpu:0 as different from cpu and copies",
     "DT-3": "torch leaves out-of-range float->int casts undefined (we saturate)",
     "DT-1-ml_dtypes": "torch cannot read ml_dtypes' bfloat16 NumPy arrays (a NumPy user dtype)",
+    "TEN-3-order": "torch's copy of a source that is not dense (gaps, broadcast or "
+                   "overlapping strides) keeps the source's stride order (empty_like's "
+                   "preserve_format); TEN-3 makes it C-contiguous. Found by Hypothesis, 2026-12-04",
     "SEQ-3-npbool": "torch 2.x raises TypeError ('numpy.bool' object cannot be interpreted as an "
                     "integer) when np.bool_ leaves meet Python or NumPy ints ([0, np.False_]); "
                     "found by Hypothesis on 2026-12-04",
