@@ -53,12 +53,12 @@ void bm_sim_d2h(benchmark::State& state, Impl impl, std::size_t bytes) {
 /// thread count (target >= 0.8 from 16 MiB on: issue 6).
 void bm_sim_stage(benchmark::State& state, DType from, DType to, std::size_t bytes) {
   HostArray a = make_host_array(from, bytes, Layout::Contig);
-  const transfer::TransferPlan plan = transfer::describe_transfer(a.view, to, Device(DeviceType::Sim, 0));
-  if (!plan.staged) {
+  const impl::Plan plan = transfer::describe_transfer(a.view, to, Device(DeviceType::Sim, 0));
+  if (!plan.transfer->staged) {
     state.SkipWithError(("not a staged plan: " + plan.str()).c_str());
     return;
   }
-  const std::size_t link_bytes = static_cast<std::size_t>(plan.link_bytes);
+  const std::size_t link_bytes = static_cast<std::size_t>(plan.link_bytes());
   // The memcpy it is held against, timed right after each fill (interleaved, so a busy
   // neighbour slows both alike): (src + dst) / 2 bytes between pre-faulted buffers with the
   // thread count of the roofline.
@@ -101,8 +101,8 @@ void bm_sim_stage(benchmark::State& state, DType from, DType to, std::size_t byt
   // ratio_interleaved: median memcpy time / median fill time (1.0: the fill runs at memcpy speed).
   if (mf > 0) state.counters["ratio_interleaved"] = mm / mf;
   state.counters["memcpy_interleaved_GBps"] = mm > 0 ? static_cast<double>(mc_bytes) / mm / 1e9 : 0;
-  state.counters["chunks"] = static_cast<double>(plan.chunks);
-  state.counters["chunk_MiB"] = static_cast<double>(plan.chunk_bytes) / (1 << 20);
+  state.counters["chunks"] = static_cast<double>(plan.transfer->chunks);
+  state.counters["chunk_MiB"] = static_cast<double>(plan.transfer->chunk_bytes) / (1 << 20);
 }
 
 /// sim/h2d/cold/...: the first host -> sim conversion of the optimized implementation in the
@@ -186,10 +186,10 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
   } else {
     o.dtype = to;
     o.device = sim0;
-    const transfer::TransferPlan plan = transfer::describe_transfer(a.view, to, sim0);
-    link_bytes = static_cast<std::size_t>(plan.link_bytes);
+    const impl::Plan plan = transfer::describe_transfer(a.view, to, sim0);
+    link_bytes = static_cast<std::size_t>(plan.link_bytes());
     staging_bytes = (bytes + link_bytes) / 2;  // reads the source, writes the link bytes
-    device_cast = plan.cast_site == transfer::CastSite::Device;
+    device_cast = plan.cast_site == impl::CastSite::Device;
   }
   HostBuffer kernel_dst(device_cast ? static_cast<std::size_t>(a.numel) * itemsize(to) : 0);
   const sim::LinkKind kind = to_host ? sim::LinkKind::D2HPinned : sim::LinkKind::H2DPinned;

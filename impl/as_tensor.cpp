@@ -9,17 +9,18 @@
 #include "impl/cpu/copy.h"
 #include "impl/cpu/host_alloc.h"
 #include "impl/sequence_fast.h"
+#include "impl/transfer/transfer.h"
 
 namespace astensor::impl {
 
 namespace {
 
 /// The one place where a device is involved (Decision::Transfer): the transfer pipeline
-/// runs the plan's TransferPlan (impl/transfer, XFER-1..3).
+/// runs the plan (its transfer section, Plan::transfer; impl/transfer, XFER-1..3).
 Tensor transfer(const ArrayView& src, const Plan& p) {
   ASTENSOR_RANGE("transfer");
-  if (p.transfer_plan) return transfer::run_transfer(src, *p.transfer_plan);
-  // Nested data: the host result was allocated after planning (Plan::transfer_plan).
+  if (p.transfer) return transfer::run_transfer(src, p);
+  // Nested data: the host result was allocated after planning (Plan::transfer).
   return transfer::to_device(src, p.dtype, p.device);
 }
 

@@ -15,6 +15,7 @@
 #include "impl/as_tensor.h"
 #include "impl/cpu/copy.h"
 #include "impl/sequence_fast.h"
+#include "impl/transfer/transfer.h"
 
 namespace astensor::impl {
 
@@ -24,6 +25,15 @@ const char* decision_name(Decision d) {
     case Decision::Share: return "share (zero-copy)";
     case Decision::CopyHost: return "copy on the host";
     case Decision::Transfer: return "transfer";
+  }
+  return "?";
+}
+
+const char* cast_site_name(CastSite s) {
+  switch (s) {
+    case CastSite::None: return "none";
+    case CastSite::Host: return "host";
+    case CastSite::Device: return "device";
   }
   return "?";
 }
@@ -73,7 +83,7 @@ void plan_copy(Plan& p, const ArrayView& v, int64_t numel) {
                                      : contiguous_strides(v.shape.span());
   const int64_t in_size = static_cast<int64_t>(itemsize(v.dtype));
   const int64_t out_size = static_cast<int64_t>(itemsize(p.dtype));
-  if (p.dtype != v.dtype) p.cast_at = CastAt::Host;
+  if (p.dtype != v.dtype) p.cast_site = CastSite::Host;
   if (v.device.is_cpu() && p.device.is_cpu()) {
     p.decision = Decision::CopyHost;
     p.layout = cpu::collapse(v.shape.span(), v.byte_strides.span(), p.strides.span());
@@ -86,29 +96,10 @@ void plan_copy(Plan& p, const ArrayView& v, int64_t numel) {
     p.threads = cpu::threads_for(p.bytes_read + p.bytes_written);
     return;
   }
-  // A device on either side: the transfer pipeline decides (impl/transfer make_plan) and
-  // the plan keeps its answer; execute() follows it.
-  p.decision = Decision::Transfer;
-  const transfer::TransferPlan& t = p.transfer_plan.emplace(transfer::describe_transfer(v, p.dtype, p.device));
-  p.layout = t.layout;
-  p.cast_at = t.cast_site == transfer::CastSite::Host     ? CastAt::Host
-              : t.cast_site == transfer::CastSite::Device ? CastAt::Device
-                                                          : CastAt::None;
-  if (numel == 0) p.copy = CopyKind::None;
-  else if (t.byteswap) p.copy = CopyKind::Byteswap;
-  else if (t.gather) p.copy = CopyKind::Gather;
-  else p.copy = p.dtype == v.dtype ? CopyKind::Memcpy : CopyKind::Cast;
-  p.bytes_written = numel * out_size;
-  // Host bytes the staging reads (h2d: the source; d2h: the pinned slots).
-  if (v.device.is_cpu()) p.bytes_read = t.staged ? numel * in_size : 0;
-  else if (p.device.is_cpu() || t.via_host) p.bytes_read = static_cast<int64_t>(t.link_bytes);
-  if (numel == 0) return;
-  if (t.via_host) {
-    p.links.push_back(Link{v.device, Device::cpu(), static_cast<int64_t>(t.link_bytes)});
-    p.links.push_back(Link{Device::cpu(), p.device, numel * out_size});
-  } else {
-    p.links.push_back(Link{v.device, p.device, static_cast<int64_t>(t.link_bytes)});
-  }
+  // A device on either side: the transfer planner (impl/transfer/planner.cpp) fills in the
+  // rest of the plan: the transfer section, where the cast runs, the copy kind, the host bytes
+  // and the bytes over each link; execute() follows it.
+  transfer::plan_transfer(p, v, transfer::default_options());
 }
 
 }  // namespace
@@ -250,16 +241,15 @@ std::string Plan::str() const {
                                                         cpu::tile_columns(layout, src_dtype, dtype, byteswap), " tiles")
                                       : std::string());
   s += "\n";
-  if (cast_at != CastAt::None)
-    s += detail::str_cat("  cast ", name(src_dtype), " -> ", name(dtype), " on the ",
-                         cast_at == CastAt::Host ? "host" : "device", "\n");
+  if (cast_site != CastSite::None)
+    s += detail::str_cat("  cast ", name(src_dtype), " -> ", name(dtype), " on the ", cast_site_name(cast_site), "\n");
   if (decision == Decision::CopyHost || copy == CopyKind::SequenceFill)
     s += detail::str_cat("  threads: ", threads, "\n");
   if (bytes_read) s += "  host bytes read: " + bytes_str(bytes_read) + "\n";
   if (bytes_written) s += "  bytes written: " + bytes_str(bytes_written) + "\n";
-  for (const Link& l : links)
+  for (const LinkBytes& l : links)
     s += detail::str_cat("  link ", l.from.str(), " -> ", l.to.str(), ": ", bytes_str(l.nbytes), "\n");
-  if (transfer_plan) s += "  transfer: " + transfer_plan->str() + "\n";
+  if (transfer) s += "  transfer: " + transfer_str() + "\n";
   else if (decision == Decision::Transfer)
     s += detail::str_cat("  transfer: h2d staged after the host fill: cpu ", name(dtype), " -> ", device.str(), "\n");
   if (records_grad) s += "  autograd: records ToCopyBackward\n";

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "core/array_view.h"
+#include "core/backend.h"
 #include "core/source.h"
 #include "core/tensor.h"
+#include "impl/cast_site.h"
 #include "impl/cpu/copy.h"
-#include "impl/transfer/transfer.h"
+#include "impl/transfer/options.h"
 
 namespace astensor::impl {
 
@@ -37,13 +39,40 @@ enum class CopyKind : uint8_t {
 };
 const char* copy_kind_name(CopyKind k);
 
-/// Where a dtype change runs.
-enum class CastAt : uint8_t { None, Host, Device };
-
 /// Bytes that cross one link (host memory counts as "cpu").
-struct Link {
+struct LinkBytes {
   Device from, to;
   int64_t nbytes = 0;
+};
+
+/// Plan::transfer: how the transfer pipeline (impl/transfer) moves the data when the source
+/// or the result is on a device. The rest of the transfer's decision is in the Plan itself:
+/// devices and dtypes (src_device, device, src_dtype, dtype), the result's strides (TEN-3),
+/// the source in the result's memory order (layout; its numel is the element count), where
+/// the cast runs (cast_site) and the bytes over each link (links).
+struct TransferSteps {
+  Link link = Link::H2D;              ///< the link the data crosses (via_host: d2h first)
+  DType link_dtype = DType::float32;  ///< the dtype of the bytes crossing the link
+  bool direct = false;      ///< one async copy from the source memory itself (pinned or device)
+  bool staged = false;      ///< through the pinned staging ring
+  bool gather = false;      ///< the source is not dense in the result's memory order
+  /// The host swaps bytes: the source is in non-native order (Plan::byteswap) and its items are
+  /// wider than one byte.
+  bool swap_bytes = false;
+  bool via_host = false;    ///< routed device -> host -> device (different backends)
+  bool small = false;       ///< the small-copy path (staged, one chunk, one stream)
+  uint64_t chunk_bytes = 0; ///< bytes per staging chunk (staged only)
+  int64_t chunk_elems = 0;  ///< elements per staging chunk (staged only)
+  int64_t chunks = 0;
+  int slots = 0;
+  int host_threads = 0;     ///< most host threads per staging chunk (staged only)
+  /// Why: the cast placement rule and the path, for explain(), e.g. "narrowing cast
+  /// float64->float32: cast on the host while staging; pageable source staged through pinned
+  /// slots".
+  std::string reason;
+  /// What the plan was made with; the executors run with them, explain() names them
+  /// (transfer::options_str).
+  transfer::TransferOptions options;
 };
 
 struct Plan {
@@ -57,7 +86,7 @@ struct Plan {
     if (num_reasons < kMaxReasons) reasons[num_reasons++] = r;
   }
   CopyKind copy = CopyKind::None;
-  CastAt cast_at = CastAt::None;
+  CastSite cast_site = CastSite::None;  ///< where the dtype change runs (None: same dtype)
 
   DType src_dtype = DType::float32, dtype = DType::float32;  ///< source and result dtypes
   Device src_device = Device::cpu(), device = Device::cpu(); ///< resolved
@@ -69,20 +98,31 @@ struct Plan {
   int64_t share_lo = 0;        ///< Share: lowest element touched, relative to element 0
   int64_t share_nbytes = 0;    ///< Share: bytes of the shared storage (the touched extent)
 
-  cpu::CopyLayout layout;      ///< CopyHost: the collapsed copy (dst memory order)
+  /// CopyHost and Transfer: the collapsed copy, the source in the result's memory order
+  /// (layout.numel: the element count).
+  cpu::CopyLayout layout;
   int threads = 1;             ///< CopyHost / SequenceFill: threads for the copy
-  int64_t bytes_read = 0;      ///< host copy: source bytes the kernels read
-  int64_t bytes_written = 0;   ///< host copy: output bytes written
-  std::vector<Link> links;     ///< Transfer: bytes across each link, in order
+  int64_t bytes_read = 0;      ///< host bytes the CPU kernels read (Transfer: the staging's)
+  int64_t bytes_written = 0;   ///< output bytes written
+  std::vector<LinkBytes> links;  ///< Transfer: bytes across each link, in order
 
-  /// Transfer: what the pipeline does (describe_transfer: cast site, link dtype and bytes,
-  /// staged or direct, chunks); execute() runs exactly this plan (transfer::run_transfer).
+  /// Transfer: how the pipeline moves the data (transfer::plan_transfer: link dtype, staged
+  /// or direct, chunks); execute() runs exactly this plan (transfer::run_transfer).
   /// Nested data to a device: planned when the host result exists (its memory decides
   /// staged or direct), so empty here; the host fill is then one staged h2d, no cast.
-  std::optional<transfer::TransferPlan> transfer_plan;
+  std::optional<TransferSteps> transfer;
+
+  /// Bytes over the first link (a transfer's own link; d2h for one via the host); 0 when
+  /// nothing crosses.
+  uint64_t link_bytes() const { return links.empty() ? 0 : static_cast<uint64_t>(links.front().nbytes); }
 
   /// Multi-line, human-readable (COPY-2).
   std::string str() const;
+  /// The "transfer:" line of str() (transfer set), one line, e.g. "h2d staged (3 slots x
+  /// 4 MiB, 2 chunks, up to 1 host thread): cpu float64 -> sim:0 float32, cast on the host;
+  /// 8 MiB (float32) over h2d; ...; tunables: ...". Made in impl/transfer/planner.cpp, next to
+  /// the rules it reports.
+  std::string transfer_str() const;
 };
 
 /// The decision about an array source (ARR-1..7, ARR-11, COPY-1), taken once by

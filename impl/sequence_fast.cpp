@@ -82,7 +82,7 @@ Plan sequence_plan(const SequenceShape& s, Device device) {
     p.decision = Decision::CopyHost;
   } else {
     p.decision = Decision::Transfer;
-    p.links.push_back(Link{Device::cpu(), device, p.bytes_written});
+    p.links.push_back(LinkBytes{Device::cpu(), device, p.bytes_written});
   }
   return p;
 }

@@ -22,7 +22,7 @@
 #include "reference/as_tensor.h"
 
 using namespace astensor;
-using impl::CastAt;
+using impl::CastSite;
 using impl::Decision;
 
 namespace {
@@ -66,10 +66,10 @@ TEST(ImplOnSim, WideningCastTransfersTheNarrowType) {  // COPY-2, DT-3, XFER-3
   const Options o = to(DType::float32, kSim0);
   impl::Plan p = impl::plan(v, o);
   ASSERT_EQ(p.decision, Decision::Transfer);
-  ASSERT_TRUE(p.transfer_plan);
-  EXPECT_EQ(p.transfer_plan->cast_site, transfer::CastSite::Device);
-  EXPECT_EQ(p.transfer_plan->link_dtype, DType::uint8);
-  EXPECT_EQ(p.cast_at, CastAt::Device);
+  ASSERT_TRUE(p.transfer);
+  EXPECT_EQ(p.cast_site, CastSite::Device);
+  EXPECT_EQ(p.transfer->link_dtype, DType::uint8);
+  EXPECT_EQ(p.cast_site, CastSite::Device);
   ASSERT_EQ(p.links.size(), 1u);
   EXPECT_EQ(p.links[0].nbytes, 3000);  // one byte per element crosses, not four
   const std::string e = impl::explain(v, o);
@@ -85,11 +85,11 @@ TEST(ImplOnSim, NarrowingCastRunsOnTheHostBeforeTheTransfer) {  // COPY-2, DT-3,
   std::swap(v.byte_strides[0], v.byte_strides[1]);  // .T: a gather while staging
   const Options o = to(DType::float32, kSim0);
   impl::Plan p = impl::plan(v, o);
-  ASSERT_TRUE(p.transfer_plan);
-  EXPECT_EQ(p.transfer_plan->cast_site, transfer::CastSite::Host);
-  EXPECT_EQ(p.transfer_plan->link_dtype, DType::float32);
-  EXPECT_TRUE(p.transfer_plan->staged);
-  EXPECT_EQ(p.cast_at, CastAt::Host);
+  ASSERT_TRUE(p.transfer);
+  EXPECT_EQ(p.cast_site, CastSite::Host);
+  EXPECT_EQ(p.transfer->link_dtype, DType::float32);
+  EXPECT_TRUE(p.transfer->staged);
+  EXPECT_EQ(p.cast_site, CastSite::Host);
   EXPECT_EQ(p.links[0].nbytes, 4096 * 4);
   EXPECT_EQ(p.strides, (Dims{1, 64}));  // TEN-3: the transposed order is kept (dense)
   sim::ScopedDelays delays(0, 50);
@@ -104,16 +104,16 @@ TEST(ImplOnSim, PinnedSourcesSkipStaging) {  // COPY-2, XFER-3
   const ArrayView v = ArrayView::contiguous(lease.data(), DType::float32, Dims{128, 128});
   const Options same = to(DType::float32, kSim0);
   impl::Plan p = impl::plan(v, same);
-  ASSERT_TRUE(p.transfer_plan);
-  EXPECT_TRUE(p.transfer_plan->direct);
-  EXPECT_FALSE(p.transfer_plan->staged);
+  ASSERT_TRUE(p.transfer);
+  EXPECT_TRUE(p.transfer->direct);
+  EXPECT_FALSE(p.transfer->staged);
   EXPECT_EQ(p.bytes_read, 0);  // no host staging pass
   EXPECT_NE(impl::explain(v, same).find("h2d direct"), std::string::npos);
   sim::ScopedDelays delays(0, 50);
   EXPECT_EQ(impl_check::compare_impls(v, same), "");
   // A widening cast from pinned memory: direct too, the cast on the device.
   const Options wide = to(DType::float64, kSim0);
-  EXPECT_TRUE(impl::plan(v, wide).transfer_plan->direct);
+  EXPECT_TRUE(impl::plan(v, wide).transfer->direct);
   EXPECT_EQ(impl_check::compare_impls(v, wide), "");
 }
 
@@ -122,16 +122,16 @@ TEST(ImplOnSim, DeviceToHostMirrorsIt) {  // COPY-2, DEV-1, XFER-3
   const Tensor d = on_device(b.view(DType::float64, Dims{40, 50}), kSim0);
   const Options narrow = to(DType::float32, Device::cpu());
   impl::Plan p = impl::plan(d, narrow);
-  ASSERT_TRUE(p.transfer_plan);
-  EXPECT_EQ(p.transfer_plan->link, astensor::Link::D2H);
-  EXPECT_EQ(p.transfer_plan->cast_site, transfer::CastSite::Device);  // before the transfer
-  EXPECT_EQ(p.transfer_plan->link_dtype, DType::float32);
+  ASSERT_TRUE(p.transfer);
+  EXPECT_EQ(p.transfer->link, astensor::Link::D2H);
+  EXPECT_EQ(p.cast_site, CastSite::Device);  // before the transfer
+  EXPECT_EQ(p.transfer->link_dtype, DType::float32);
   EXPECT_EQ(p.links[0].from, kSim0);
   EXPECT_EQ(p.links[0].to, Device::cpu());
   EXPECT_EQ(p.links[0].nbytes, 2000 * 4);
   const Tensor d32 = impl::as_tensor(d, to(DType::float32, kSim0));
   const Options wide = to(DType::float64, Device::cpu());
-  EXPECT_EQ(impl::plan(d32, wide).transfer_plan->cast_site, transfer::CastSite::Host);  // after it
+  EXPECT_EQ(impl::plan(d32, wide).cast_site, CastSite::Host);  // after it
   sim::ScopedDelays delays(0, 50);
   EXPECT_EQ(impl_check::compare_impls(d, narrow), "");
   EXPECT_EQ(impl_check::compare_impls(d32, wide), "");
@@ -143,9 +143,9 @@ TEST(ImplOnSim, Sim0ToSim1IsAPeerCopyOfTheNarrowerType) {  // COPY-2, DEV-4, XFE
   const Tensor d = on_device(b.view(DType::int16, Dims{3000}), kSim0);
   const Options wide = to(DType::float64, kSim1);
   impl::Plan p = impl::plan(d, wide);
-  ASSERT_TRUE(p.transfer_plan);
-  EXPECT_EQ(p.transfer_plan->link, astensor::Link::Peer);
-  EXPECT_EQ(p.transfer_plan->link_dtype, DType::int16);  // widened on sim:1
+  ASSERT_TRUE(p.transfer);
+  EXPECT_EQ(p.transfer->link, astensor::Link::Peer);
+  EXPECT_EQ(p.transfer->link_dtype, DType::int16);  // widened on sim:1
   EXPECT_EQ(p.links[0].from, kSim0);
   EXPECT_EQ(p.links[0].to, kSim1);
   EXPECT_EQ(p.links[0].nbytes, 3000 * 2);

@@ -82,7 +82,7 @@ TEST(ImplPlan, ContiguousF64ToF32IsAContiguousCast) {  // DT-3
   impl::Plan p = impl::plan(b.view(Dims{2, 3, 4}, Dims{96, 32, 8}), with_dtype(DType::float32));
   EXPECT_EQ(p.decision, Decision::CopyHost);
   EXPECT_EQ(p.copy, CopyKind::Cast);
-  EXPECT_EQ(p.cast_at, impl::CastAt::Host);
+  EXPECT_EQ(p.cast_site, impl::CastSite::Host);
   EXPECT_EQ(p.layout.shape, (Dims{24}));  // three dims collapsed into one run
   EXPECT_EQ(p.layout.src_strides, (Dims{8}));
   EXPECT_EQ(p.bytes_read, 24 * 8);
@@ -97,7 +97,7 @@ TEST(ImplPlan, EveryOtherColumnIsAGatherWithACast) {  // ARR-1 strides, DT-3
   ArrayView v = b.view(Dims{4, 4}, Dims{56, 16});
   impl::Plan p = impl::plan(v, with_dtype(DType::float32));
   EXPECT_EQ(p.copy, CopyKind::Gather);
-  EXPECT_EQ(p.cast_at, impl::CastAt::Host);
+  EXPECT_EQ(p.cast_site, impl::CastSite::Host);
   EXPECT_EQ(p.layout.shape, (Dims{4, 4}));
   EXPECT_EQ(p.layout.src_strides, (Dims{56, 16}));
   EXPECT_EQ(p.strides, (Dims{4, 1}));
@@ -159,7 +159,7 @@ TEST(ImplPlan, ByteswappedSourceIsAByteswapCopy) {  // ARR-4
   impl::Plan p = impl::plan(v, {});
   EXPECT_EQ(p.decision, Decision::CopyHost);
   EXPECT_EQ(p.copy, CopyKind::Byteswap);
-  EXPECT_EQ(p.cast_at, impl::CastAt::None);
+  EXPECT_EQ(p.cast_site, impl::CastSite::None);
   EXPECT_TRUE(p.byteswap);
   EXPECT_EQ(p.bytes_written, 64);
 }
@@ -252,9 +252,9 @@ TEST(ImplPlan, DeviceTargetsUseThePipeline) {  // DEV-*, XFER-1, COPY-2
   o.device = Device(DeviceType::Sim, 0);
   impl::Plan p = impl::plan(b.view(Dims{16}, Dims{8}), o);
   EXPECT_EQ(p.decision, Decision::Transfer);
-  ASSERT_TRUE(p.transfer_plan.has_value());
-  EXPECT_TRUE(p.transfer_plan->staged);  // pageable source
-  EXPECT_EQ(p.cast_at, impl::CastAt::Host);  // narrowing: cast while staging
+  ASSERT_TRUE(p.transfer.has_value());
+  EXPECT_TRUE(p.transfer->staged);  // pageable source
+  EXPECT_EQ(p.cast_site, impl::CastSite::Host);  // narrowing: cast while staging
   ASSERT_EQ(p.links.size(), 1u);
   EXPECT_EQ(p.links[0].from, Device::cpu());
   EXPECT_EQ(p.links[0].nbytes, 64);  // 16 float32 cross
@@ -300,9 +300,9 @@ TEST(ImplPlan, DeviceSourcePlansListEveryLink) {  // COPY-2: bytes per link, cas
   EXPECT_EQ(share.decision, Decision::Share);
   impl::Plan p = impl::plan(v, with_dtype(DType::float32));
   EXPECT_EQ(p.decision, Decision::Transfer);
-  ASSERT_TRUE(p.transfer_plan.has_value());
-  EXPECT_EQ(p.transfer_plan->link, astensor::Link::D2D);
-  EXPECT_EQ(p.cast_at, impl::CastAt::Device);
+  ASSERT_TRUE(p.transfer.has_value());
+  EXPECT_EQ(p.transfer->link, astensor::Link::D2D);
+  EXPECT_EQ(p.cast_site, impl::CastSite::Device);
   EXPECT_EQ(p.copy, CopyKind::Gather);
   ASSERT_EQ(p.links.size(), 1u);
   EXPECT_EQ(p.links[0].from, Device(DeviceType::Sim, 0));

@@ -24,7 +24,7 @@
 
 using namespace astensor;
 using namespace astensor::testing;
-using astensor::transfer::CastSite;
+using astensor::impl::CastSite;
 using astensor::transfer::TransferOptions;
 
 namespace {
@@ -198,10 +198,10 @@ TEST(DEVICE_SUITE(TransferPlan), WideningCastsTransferTheNarrowType) {  // XFER-
   ArrayView v = ArrayView::contiguous(src.data(), DType::uint8, {100000});
   auto plan = transfer::describe_transfer(v, DType::float32, test_device(0), small_chunks(16384));
   EXPECT_EQ(plan.cast_site, CastSite::Device) << plan.str();
-  EXPECT_EQ(plan.link_dtype, DType::uint8);
-  EXPECT_EQ(plan.link_bytes, 100000u);
-  EXPECT_TRUE(plan.staged);
-  EXPECT_EQ(plan.chunks, 7);
+  EXPECT_EQ(plan.transfer->link_dtype, DType::uint8);
+  EXPECT_EQ(plan.link_bytes(), 100000u);
+  EXPECT_TRUE(plan.transfer->staged);
+  EXPECT_EQ(plan.transfer->chunks, 7);
   be.reset_counters();
   Tensor t = transfer::to_device(v, DType::float32, test_device(0), small_chunks(16384));
   auto c = be.counters();
@@ -227,7 +227,7 @@ TEST(DEVICE_SUITE(TransferPlan), NarrowingCastsCastBeforeTheTransfer) {  // XFER
   ArrayView v = ArrayView::contiguous(src.data(), DType::float64, {30000});
   auto plan = transfer::describe_transfer(v, DType::float32, test_device(0));
   EXPECT_EQ(plan.cast_site, CastSite::Host) << plan.str();
-  EXPECT_EQ(plan.link_bytes, 120000u);
+  EXPECT_EQ(plan.link_bytes(), 120000u);
   be.reset_counters();
   Tensor t = transfer::to_device(v, DType::float32, test_device(0), small_chunks(32768));
   auto c = be.counters();
@@ -252,8 +252,8 @@ TEST(DEVICE_SUITE(TransferPlan), PinnedSourcesSkipStaging) {  // XFER-2
   for (int i = 0; i < 100000; ++i) f[i] = float(i) * 0.25f;
   ArrayView v = ArrayView::contiguous(f, DType::float32, {100000});
   auto plan = transfer::describe_transfer(v, DType::float32, test_device(0), small_chunks());
-  EXPECT_TRUE(plan.direct) << plan.str();
-  EXPECT_FALSE(plan.staged);
+  EXPECT_TRUE(plan.transfer->direct) << plan.str();
+  EXPECT_FALSE(plan.transfer->staged);
   be.reset_counters();
   Tensor t = transfer::to_device(v, DType::float32, test_device(0), small_chunks());
   auto c = be.counters();
@@ -271,7 +271,7 @@ TEST(DEVICE_SUITE(TransferPlan), PinnedSourcesSkipStaging) {  // XFER-2
   // A pageable source of the same shape is staged (pinned bytes still: the slots are pinned).
   std::vector<float> pageable(f, f + 100000);
   ArrayView vp = ArrayView::contiguous(pageable.data(), DType::float32, {100000});
-  EXPECT_TRUE(transfer::describe_transfer(vp, DType::float32, test_device(0)).staged);
+  EXPECT_TRUE(transfer::describe_transfer(vp, DType::float32, test_device(0)).transfer->staged);
 }
 
 TEST(DEVICE_SUITE(TransferPlan), StrFormatsThePlan) {  // COPY-2
@@ -541,7 +541,7 @@ TEST(DEVICE_SUITE(TransferDevices), ByteswappedDeviceSources) {  // ARR-4, CAI-1
       expect_same_tensor(transfer::to_host(*v, to), copy_plain(*v, to, Device::cpu()),
                          std::string("d2h swapped ") + name(to));
       auto plan = transfer::describe_transfer(*v, to, test_device(0));
-      EXPECT_TRUE(plan.via_host) << plan.str();
+      EXPECT_TRUE(plan.transfer->via_host) << plan.str();
       expect_same_tensor(transfer::device_to_device(*v, to, test_device(0)), copy_plain(*v, to, test_device(0)),
                          std::string("d2d swapped ") + name(to));
     }
@@ -555,12 +555,12 @@ TEST(DEVICE_SUITE(TransferPlan), RegisteredHostBuffersAreCopiedDirectly) {  // p
   std::vector<int16_t> buf(50000);
   for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<int16_t>(i * 3);
   ArrayView v = ArrayView::contiguous(buf.data(), DType::int16, {50000});
-  EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).staged);
+  EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).transfer->staged);
   {
     HostRegistration reg(be, buf.data(), buf.size() * 2);
     EXPECT_EQ(be.pointer_info(buf.data() + 100).kind, MemoryKind::Pinned);
     auto plan = transfer::describe_transfer(v, DType::int16, test_device(0));
-    EXPECT_TRUE(plan.direct) << plan.str();
+    EXPECT_TRUE(plan.transfer->direct) << plan.str();
     be.reset_counters();
     Tensor t = transfer::to_device(v, DType::float32, test_device(0));  // widening: direct + device cast
     EXPECT_EQ(be.counters().copies[int(Link::H2D)], 1u);
@@ -569,16 +569,16 @@ TEST(DEVICE_SUITE(TransferPlan), RegisteredHostBuffersAreCopiedDirectly) {  // p
     if (testing_sim()) EXPECT_THROW(HostRegistration(be, buf.data() + 10, 8), RuntimeError) << "overlap";
   }
   EXPECT_EQ(be.pointer_info(buf.data()).kind, MemoryKind::Unregistered);
-  EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).staged);
+  EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).transfer->staged);
 }
 
 // --- the small-copy path (issue 12) -----------------------------------------------------------
 
-// Note [Small copies] in transfer.cpp: a staged transfer of one chunk that crosses at most
-// TransferOptions::small_copy_bytes runs on one pinned slot and one stream. Every direction
-// and placement of the cast, gathers and byteswaps take it; the results are the reference's
-// bit for bit (XFER-3) under random delays, so a copy read before it landed would show; the
-// stage counters say which path ran.
+// Note [Small copies] in impl/transfer/to_device.cpp: a staged transfer of one chunk that
+// crosses at most TransferOptions::small_copy_bytes runs on one pinned slot and one stream.
+// Every direction and placement of the cast, gathers and byteswaps take it; the results are
+// the reference's bit for bit (XFER-3) under random delays, so a copy read before it landed
+// would show; the stage counters say which path ran.
 TEST(DEVICE_SUITE(TransferSmall), EveryPathTakesTheOneSlotPathAndMatchesTheReference) {  // XFER-1, XFER-3
   ASTENSOR_REQUIRE_DEVICES(1);
   sim::ScopedDelays delays(0, 300);
@@ -598,22 +598,22 @@ TEST(DEVICE_SUITE(TransferSmall), EveryPathTakesTheOneSlotPathAndMatchesTheRefer
     const std::string what = std::string(name(c.from)) + "->" + name(c.to) + " " + layout_name(c.layout);
     HostArray a = make_array(c.from, 60, 70, c.layout, c.swapped, 17);
     const auto up = transfer::describe_transfer(a.view, c.to, test_device(0));
-    ASSERT_TRUE(up.staged && up.small) << what << ": " << up.str();
+    ASSERT_TRUE(up.transfer->staged && up.transfer->small) << what << ": " << up.str();
     EXPECT_NE(up.str().find("small copy: one pinned slot"), std::string::npos) << up.str();
-    EXPECT_EQ(up.host_threads, 1) << up.str();
+    EXPECT_EQ(up.transfer->host_threads, 1) << up.str();
     transfer::reset_stage_counters();
     Tensor d = transfer::to_device(a.view, c.to, test_device(0));
     const auto sc = transfer::stage_counters();
     EXPECT_EQ(sc.transfers, 1u) << what;
     EXPECT_EQ(sc.small_transfers, 1u) << what;
     EXPECT_EQ(sc.chunks, 1u) << what;
-    EXPECT_EQ(sc.host_stage_bytes, up.link_bytes) << what;
+    EXPECT_EQ(sc.host_stage_bytes, up.link_bytes()) << what;
     expect_same_tensor(d, copy_plain(a.view, c.to, test_device(0)), "h2d " + what);
     // And back: the same dtype, and a narrowing cast (on the device) and a gather of a view.
     for (DType back : {c.to, DType::float16}) {
       const ArrayView dv = view_of(d);
       const auto down = transfer::describe_transfer(dv, back, Device::cpu());
-      ASSERT_TRUE(down.small) << down.str();
+      ASSERT_TRUE(down.transfer->small) << down.str();
       transfer::reset_stage_counters();
       Tensor h = transfer::to_host(dv, back);
       EXPECT_EQ(transfer::stage_counters().small_transfers, 1u);
@@ -632,15 +632,15 @@ TEST(DEVICE_SUITE(TransferSmall), TheThresholdAndTheChunkDecide) {  // COPY-2
   HostArray a = make_array(DType::float32, 100, 100, Layout::Contiguous, false, 3);  // 40000 bytes
   TransferOptions o;
   o.small_copy_bytes = 40000;
-  EXPECT_TRUE(transfer::describe_transfer(a.view, DType::float32, test_device(0), o).small);
+  EXPECT_TRUE(transfer::describe_transfer(a.view, DType::float32, test_device(0), o).transfer->small);
   o.small_copy_bytes = 39999;  // one byte over the threshold: the ring
   auto ring = transfer::describe_transfer(a.view, DType::float32, test_device(0), o);
-  EXPECT_FALSE(ring.small) << ring.str();
+  EXPECT_FALSE(ring.transfer->small) << ring.str();
   EXPECT_EQ(ring.str().find("small copy: one pinned slot"), std::string::npos) << ring.str();
   o.small_copy_bytes = 0;  // off
-  EXPECT_FALSE(transfer::describe_transfer(a.view, DType::float32, test_device(0), o).small);
+  EXPECT_FALSE(transfer::describe_transfer(a.view, DType::float32, test_device(0), o).transfer->small);
   TransferOptions chunked = small_chunks(4096);  // ten chunks: never the small path
-  EXPECT_FALSE(transfer::describe_transfer(a.view, DType::float32, test_device(0), chunked).small);
+  EXPECT_FALSE(transfer::describe_transfer(a.view, DType::float32, test_device(0), chunked).transfer->small);
   transfer::reset_stage_counters();
   Tensor t = transfer::to_device(a.view, DType::float32, test_device(0), chunked);
   const auto sc = transfer::stage_counters();
@@ -652,5 +652,5 @@ TEST(DEVICE_SUITE(TransferSmall), TheThresholdAndTheChunkDecide) {  // COPY-2
   auto lease = transfer::pinned_pool(test_backend().type()).acquire(4000);
   ArrayView pinned = ArrayView::contiguous(lease.data(), DType::float32, {1000});
   auto direct = transfer::describe_transfer(pinned, DType::float32, test_device(0));
-  EXPECT_TRUE(direct.direct && !direct.small) << direct.str();
+  EXPECT_TRUE(direct.transfer->direct && !direct.transfer->small) << direct.str();
 }

@@ -224,7 +224,7 @@ ArrayView import_dlpack_capsule(PyObject* capsule) {
 //    (a cudaStream_t or a sim stream handle; a null CUDA handle is the legacy stream, 1);
 //  - the imported view's ArrayView::stream is S as well, so every OTHER stream the pipeline
 //    uses (the cast stream, a peer destination stream) is made to wait for S (wait_producer in
-//    impl/transfer/transfer.cpp); on S itself that wait is a no-op.
+//    impl/transfer/producer_wait.h); on S itself that wait is a no-op.
 // Covered: to the host, on the same device with a cast, to another device (with or without a
 // cast), and the reference implementation (its blocking copies synchronize the device). The
 // same-device zero-copy share reads nothing: the shared tensor's memory is ready for work

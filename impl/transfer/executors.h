@@ -1,0 +1,80 @@
+#pragma once
+/// What the transfer executors share (internal to impl/transfer): their entry points, one per
+/// direction, each following a Plan made by the planner (planner.cpp) without deciding
+/// anything again, and the small pieces all of them use: the stream guard, the device kernel
+/// descriptors and the result tensor. run_transfer (transfer.cpp) picks the executor.
+
+#include <cstdint>
+#include <memory>
+
+#include "core/array_view.h"
+#include "core/backend.h"
+#include "core/storage.h"
+#include "core/tensor.h"
+#include "impl/plan.h"
+
+namespace astensor::transfer {
+
+/// Host source -> device (to_device.cpp): one direct copy, the small-copy path or the ring.
+Tensor run_to_device(const ArrayView& src, const impl::Plan& p);
+/// Device source -> host (to_host.cpp): the small-copy path or the ring.
+Tensor run_to_host(const ArrayView& src, const impl::Plan& p);
+/// Device source -> the same device or a peer of the same backend (device_to_device.cpp).
+Tensor run_device_to_device(const ArrayView& src, const impl::Plan& p);
+
+/// Synchronizes a stream on scope exit, so buffers released after it are no longer in use
+/// even when an error unwinds the pipeline.
+class SyncGuard {
+ public:
+  SyncGuard(Backend& be, StreamHandle s) : be_(be), s_(s) {}
+  ~SyncGuard() {
+    if (!armed_) return;
+    try {
+      be_.synchronize_stream(s_);
+    } catch (...) {
+    }
+  }
+  void finish() {
+    armed_ = false;
+    be_.synchronize_stream(s_);  // XFER-1: blocking
+  }
+
+ private:
+  Backend& be_;
+  StreamHandle s_;
+  bool armed_ = true;
+};
+
+inline CastKernel contiguous_kernel(const void* src, DType from, void* dst, DType to, int64_t n) {
+  CastKernel k;
+  k.src = src;
+  k.src_dtype = from;
+  k.shape = {n};
+  k.src_strides = {static_cast<int64_t>(itemsize(from))};
+  k.dst = dst;
+  k.dst_dtype = to;
+  k.count = n;
+  return k;
+}
+
+/// The device kernel over the source in the result's order (the plan's collapsed layout).
+inline CastKernel ordered_kernel(const ArrayView& src, const impl::Plan& p, void* dst, DType to, int64_t start,
+                                 int64_t count) {
+  CastKernel k;
+  k.src = src.data;
+  k.src_dtype = src.dtype;
+  k.shape = p.layout.shape.empty() ? Dims{1} : p.layout.shape;
+  k.src_strides = p.layout.shape.empty() ? Dims{0} : p.layout.src_strides;
+  k.dst = dst;
+  k.dst_dtype = to;
+  k.start = start;
+  k.count = count;
+  return k;
+}
+
+/// The result: the source's shape with the plan's strides (TEN-3) and dtype.
+inline Tensor make_result(std::shared_ptr<Storage> st, const ArrayView& src, const impl::Plan& p) {
+  return Tensor::make(std::move(st), 0, src.shape, p.strides, p.dtype);
+}
+
+}  // namespace astensor::transfer

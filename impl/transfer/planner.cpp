@@ -1,0 +1,197 @@
+// The transfer planner: where the cast runs, what crosses the link, staged or direct, the
+// chunks and the small-copy path, written into the Plan (impl/plan.h) that explain() prints
+// and the executors (to_device.cpp, to_host.cpp, device_to_device.cpp) follow. The rules are
+// listed in README.md ("Plan rules").
+
+#include <algorithm>
+#include <string>
+
+#include "core/convert.h"
+#include "core/error.h"
+#include "impl/plan.h"
+#include "impl/transfer/transfer.h"
+
+namespace astensor::transfer {
+
+using impl::CastSite;
+
+namespace {
+
+/// TEN-3, as the reference's copy_plain (and impl's plan_copy) computes it.
+Dims result_strides_of(const ArrayView& src) {
+  if (has_element_strides(src)) return copy_strides(src.shape.span(), element_strides(src).span());
+  return contiguous_strides(src.shape.span());
+}
+
+bool range_is_pinned(Backend& be, const void* p, std::size_t n) {
+  if (n == 0) return false;
+  const PointerInfo a = be.pointer_info(p);
+  const PointerInfo b = be.pointer_info(static_cast<const char*>(p) + n - 1);
+  return a.kind == MemoryKind::Pinned && b.kind == MemoryKind::Pinned;
+}
+
+/// The source in the result's memory order is one dense run starting at its data pointer.
+bool dense_in_order(const impl::cpu::CopyLayout& l, std::size_t itemsize) {
+  return l.shape.empty() || (l.shape.size() == 1 && (l.shape[0] <= 1 || l.contiguous(itemsize)));
+}
+
+}  // namespace
+
+void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& opt) {
+  using impl::CopyKind;
+  const int64_t numel = validate(src);
+  const DType dtype = p.dtype;
+  const Device device = p.device;
+  impl::TransferSteps& t = p.transfer.emplace();
+  p.decision = impl::Decision::Transfer;
+  p.layout = impl::cpu::collapse(src.shape.span(), src.byte_strides.span(), p.strides.span());
+  t.gather = !dense_in_order(p.layout, itemsize(src.dtype));
+  t.swap_bytes = src.byteswapped && itemsize(src.dtype) > 1;
+  ASTENSOR_CHECK_VALUE(opt.chunk_bytes >= 64 && opt.slots >= 1,
+                       "[transfer] chunk_bytes must be >= 64 and slots >= 1 (got ", opt.chunk_bytes,
+                       ", ", opt.slots, ")");
+  const std::size_t src_itemsize = itemsize(src.dtype), dst_itemsize = itemsize(dtype);
+  const bool cast = src.dtype != dtype;
+  auto staging = [&](DType link_dtype) {
+    t.chunk_elems = std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / itemsize(link_dtype)));
+    t.staged = true;
+    t.chunks = numel == 0 ? 0 : (numel + t.chunk_elems - 1) / t.chunk_elems;
+    t.slots = static_cast<int>(std::min<int64_t>(opt.slots, std::max<int64_t>(t.chunks, 1)));
+    t.chunk_bytes = static_cast<uint64_t>(t.chunk_elems) * itemsize(link_dtype);
+  };
+  std::string why;
+  if (src.device.is_cpu() && device.is_cpu()) {
+    throw ValueError("[transfer] host to host is not a transfer (use the CPU copy path)");
+  } else if (src.device.is_cpu()) {  // host -> device
+    t.link = Link::H2D;
+    if (!cast) p.cast_site = CastSite::None;
+    else if (opt.force_cast_site && *opt.force_cast_site != CastSite::None) p.cast_site = *opt.force_cast_site;
+    else p.cast_site = dst_itemsize > src_itemsize ? CastSite::Device : CastSite::Host;
+    t.link_dtype = p.cast_site == CastSite::Device ? src.dtype : dtype;
+    if (cast) {
+      const char* kind = dst_itemsize > src_itemsize ? "widening" : dst_itemsize < src_itemsize ? "narrowing" : "same-size";
+      const char* forced = opt.force_cast_site ? " (placement forced)" : "";
+      why = p.cast_site == CastSite::Device
+                ? detail::str_cat(kind, " cast ", name(src.dtype), "->", name(dtype),
+                                  ": transfer the source type, cast on the device", forced)
+                : detail::str_cat(kind, " cast ", name(src.dtype), "->", name(dtype),
+                                  ": cast on the host while staging", forced);
+    }
+    Backend& be = backend(device.type);
+    t.direct = !t.swap_bytes && !t.gather && p.cast_site != CastSite::Host && numel > 0 &&
+               range_is_pinned(be, src.data, static_cast<std::size_t>(numel) * src_itemsize);
+    if (t.direct) {
+      t.chunks = 1;
+      why += std::string(why.empty() ? "" : "; ") + "pinned dense source: one direct async copy";
+    } else {
+      staging(t.link_dtype);
+      why += std::string(why.empty() ? "" : "; ") +
+             (t.gather ? "strided source gathered while staging" : "pageable source staged through pinned slots");
+    }
+  } else if (device.is_cpu()) {  // device -> host
+    t.link = Link::D2H;
+    if (!cast) p.cast_site = CastSite::None;
+    else if (t.swap_bytes) p.cast_site = CastSite::Host;  // device kernels do not swap bytes
+    else if (opt.force_cast_site && *opt.force_cast_site != CastSite::None) p.cast_site = *opt.force_cast_site;
+    else p.cast_site = dst_itemsize < src_itemsize ? CastSite::Device : CastSite::Host;
+    t.link_dtype = p.cast_site == CastSite::Device ? dtype : src.dtype;
+    staging(t.link_dtype);
+    if (cast)
+      why = p.cast_site == CastSite::Device
+                ? detail::str_cat("narrowing cast ", name(src.dtype), "->", name(dtype), ": cast on the device before the transfer")
+                : detail::str_cat("cast ", name(src.dtype), "->", name(dtype), ": transfer the source type, cast on the host while unstaging");
+    why += std::string(why.empty() ? "" : "; ") + (t.gather ? "gathered on the device" : "dense source") +
+           ", staged through pinned slots";
+  } else if (src.device.type != device.type || t.swap_bytes) {
+    t.via_host = true;
+    t.link = Link::D2H;
+    p.cast_site = cast ? CastSite::Host : CastSite::None;
+    t.link_dtype = src.dtype;
+    why = src.device.type != device.type ? "different backends: through the host"
+                                          : "byteswapped device source: swapped on the host";
+  } else if (src.device == device) {
+    t.link = Link::D2D;
+    p.cast_site = cast ? CastSite::Device : CastSite::None;
+    t.link_dtype = dtype;
+    t.direct = !cast && !t.gather;
+    why = t.direct ? "same device, dense: one device copy" : "same device: one cast/gather kernel";
+  } else {
+    t.link = Link::Peer;
+    p.cast_site = cast ? CastSite::Device : CastSite::None;
+    t.link_dtype = cast && dst_itemsize > src_itemsize ? src.dtype : dtype;  // the narrower side crosses
+    t.direct = !cast && !t.gather;
+    why = detail::str_cat("cross-device peer copy",
+                          cast ? (dst_itemsize > src_itemsize ? "; cast on the destination" : "; cast on the source") : "",
+                          t.gather ? "; gathered on the source" : "");
+  }
+  const int64_t link_bytes = numel * static_cast<int64_t>(itemsize(t.link_dtype));
+  if (t.staged) {
+    t.host_threads = staging_host_threads(src.device.is_cpu() ? device.type : src.device.type, opt);
+    // The small-copy path: one chunk that crosses no more than the threshold.
+    t.small = t.chunks == 1 && static_cast<uint64_t>(link_bytes) <= opt.small_copy_bytes;
+    if (t.small) {
+      t.host_threads = 1;
+      why += "; small copy: one pinned slot on one stream, no ring";
+    }
+  }
+  t.reason = std::move(why);
+  t.options = opt;  // formatted only when the plan is printed, not on every transfer
+
+  // What the Plan says about any copy: its kind, the host bytes, the bytes over each link.
+  const int64_t src_size = static_cast<int64_t>(src_itemsize), dst_size = static_cast<int64_t>(dst_itemsize);
+  if (numel == 0) p.copy = CopyKind::None;
+  else if (t.swap_bytes) p.copy = CopyKind::Byteswap;
+  else if (t.gather) p.copy = CopyKind::Gather;
+  else p.copy = cast ? CopyKind::Cast : CopyKind::Memcpy;
+  p.bytes_written = numel * dst_size;
+  // Host bytes the staging reads (h2d: the source; d2h: the pinned slots).
+  if (src.device.is_cpu()) p.bytes_read = t.staged ? numel * src_size : 0;
+  else if (device.is_cpu() || t.via_host) p.bytes_read = link_bytes;
+  if (numel == 0) return;
+  if (t.via_host) {
+    p.links.push_back(impl::LinkBytes{src.device, Device::cpu(), link_bytes});
+    p.links.push_back(impl::LinkBytes{Device::cpu(), device, numel * dst_size});
+  } else {
+    p.links.push_back(impl::LinkBytes{src.device, device, link_bytes});
+  }
+}
+
+impl::Plan describe_transfer(const ArrayView& src, DType dtype, Device device, const TransferOptions& options) {
+  validate(src);  // as plan_transfer does, but before the device is resolved and the strides computed
+  impl::Plan p;
+  p.src_dtype = src.dtype;
+  p.dtype = dtype;
+  p.src_device = src.device;
+  p.device = resolve_device(device);
+  p.shape = src.shape;
+  p.byteswap = src.byteswapped;
+  p.strides = result_strides_of(src);
+  plan_transfer(p, src, options);
+  return p;
+}
+
+}  // namespace astensor::transfer
+
+namespace astensor::impl {
+
+std::string Plan::transfer_str() const {
+  using transfer::human_bytes;
+  if (!transfer) return "";
+  const TransferSteps& t = *transfer;
+  std::string s = detail::str_cat(link_name(t.link), t.via_host ? " via host" : "", t.direct ? " direct" : "",
+                                  t.staged ? " staged" : "");
+  if (t.staged)
+    s += detail::str_cat(" (", t.slots, " slot", t.slots == 1 ? "" : "s", " x ", human_bytes(t.chunk_bytes), ", ",
+                         t.chunks, " chunk", t.chunks == 1 ? "" : "s", ", up to ", t.host_threads, " host thread",
+                         t.host_threads == 1 ? "" : "s", ")");
+  s += detail::str_cat(": ", src_device.str(), " ", name(src_dtype), " -> ", device.str(), " ", name(dtype));
+  if (cast_site != CastSite::None) s += detail::str_cat(", cast on the ", cast_site_name(cast_site));
+  s += detail::str_cat("; ", human_bytes(link_bytes()), " (", name(t.link_dtype), ") over ", link_name(t.link));
+  if (t.gather) s += "; gather";
+  if (t.swap_bytes) s += "; byteswap";
+  if (!t.reason.empty()) s += "; " + t.reason;
+  s += "; tunables: " + transfer::options_str(t.options);
+  return s;
+}
+
+}  // namespace astensor::impl
