@@ -38,7 +38,7 @@ class ScopedDelays {
 std::size_t live_allocations();
 
 /// The sim stream that the protocol integer `id` names on `device` (Note [sim streams model
-/// CUDA] in sim_backend.cpp): 1 is the device's "legacy default stream", 2 its "per-thread
+/// CUDA] in detail/streams.h): 1 is the device's "legacy default stream", 2 its "per-thread
 /// default stream". Both are sim streams of their own, distinct from the library's default
 /// and current streams, which do not wait for them implicitly (CUDA's non-blocking streams
 /// don't). Tests queue a producer's work on them; they are never destroyed. ValueError for
@@ -92,7 +92,7 @@ inline constexpr int kNumLinkKinds = 6;
 /// ASTENSOR_SIM_LINK uses.
 const char* link_kind_name(LinkKind k);
 
-/// Modelled time of sim copies (Note [the sim link model] in sim_backend.cpp). When enabled,
+/// Modelled time of sim copies (Note [the sim link model] in detail/link_model.h). When enabled,
 /// a copy of n bytes over a link of kind k holds its stream and its device's copy engine
 /// until latency_us[k] + n / bandwidth[k] has passed since it started on that engine: the
 /// real memcpy runs first (correctness), then the copy waits out the rest, so the modelled

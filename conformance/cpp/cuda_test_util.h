@@ -172,7 +172,7 @@ class ForeignStream {
 /// The stream a protocol's special values name (1: the legacy default stream, 2: the
 /// per-thread default stream) as a handle the test can queue work on. Sim models them as
 /// streams of their own, distinct from the library's streams (sim::external_stream, Note [sim
-/// streams model CUDA] in sim_backend.cpp), as CUDA's are.
+/// streams model CUDA] in backends/sim/detail/streams.h), as CUDA's are.
 inline StreamHandle protocol_stream(int device, intptr_t value) {
   if (testing_sim()) return sim::external_stream(device, value);
 #if defined(ASTENSOR_TEST_CUDA) && defined(ASTENSOR_HAVE_CUDA)

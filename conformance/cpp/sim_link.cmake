@@ -1,4 +1,4 @@
-# The link model of sim (issue 12, Note [the sim link model] in backends/sim/sim_backend.cpp):
+# The link model of sim (issue 12, Note [the sim link model] in backends/sim/detail/link_model.h):
 # modelled copy times, copy engines, the ASTENSOR_SIM_LINK parser, bit-exact transfers under
 # the model.
 if(TARGET astensor_impl)

@@ -1,4 +1,4 @@
-// The link model of sim (issue 12; Note [the sim link model] in backends/sim/sim_backend.cpp):
+// The link model of sim (issue 12; Note [the sim link model] in backends/sim/detail/link_model.h):
 // with it on, a sim copy holds its stream and a copy engine of its device until latency +
 // bytes / bandwidth has passed since it took the engine; copies in one direction serialize
 // on one engine even from different streams, H2D and D2H overlap with two engines; results

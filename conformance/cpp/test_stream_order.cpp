@@ -1,5 +1,5 @@
 // Stream order on sim (issue 11 sections 1, 2, 5): sim models CUDA's protocol streams (Note
-// [sim streams model CUDA] in backends/sim/sim_backend.cpp), so a read that is not ordered after
+// [sim streams model CUDA] in backends/sim/detail/streams.h), so a read that is not ordered after
 // a producer's pending work returns stale data here as it does on a GPU; DLPack-style and
 // CAI-style imports are ordered on every transfer path (CAI-3, DLP-2); sim's device memory
 // has a capacity and running out of it is a typed RuntimeError (issue 11 section 2).

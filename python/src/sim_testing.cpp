@@ -5,7 +5,7 @@
 // refuses to make. Not part of the library's interface: nothing outside conformance/ uses it.
 //
 // Streams are Python ints, as the protocols carry them: 1 and 2 name the device's protocol
-// streams (Note [sim streams model CUDA] in backends/sim/sim_backend.cpp), anything else is a
+// streams (Note [sim streams model CUDA] in backends/sim/detail/streams.h), anything else is a
 // sim stream handle. Every hook takes the device the stream belongs to.
 
 #include "python/src/sim_testing.h"

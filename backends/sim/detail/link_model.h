@@ -1,0 +1,76 @@
+#pragma once
+/// Internal to backends/sim (not the public sim.h): the link model on the copy path (Note [the
+/// sim link model] below): the model in force for a copy, the copy engines a modelled copy
+/// holds, and which engine a copy takes. The model's state, the ASTENSOR_SIM_LINK parser and
+/// the link-model functions of sim.h are in link_model.cpp.
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "backends/sim/sim.h"
+
+namespace astensor::sim_detail {
+
+// Note [the sim link model] (issue 12): sim's copies are host memcpys, as fast or as slow as
+// this machine's memory, so a transfer pipeline tuned on sim alone would be tuned to the wrong
+// link. With the model on (sim::LinkModel, ASTENSOR_SIM_LINK), each copy also costs modelled
+// time: it takes a copy engine of its device (waiting while another copy holds it, as copies
+// in one direction serialize on a real GPU even from different streams), runs the real memcpy,
+// then keeps the engine (and its stream) until latency + bytes / bandwidth has passed since it
+// took the engine. The modelled time is therefore a floor, never added to the memcpy: a
+// memcpy slower than the model shows its own time. The last ~150 us of the wait spin (with
+// yields) instead of sleeping, so a sleep's wake-up lag (tens of us) does not inflate short
+// copies.
+
+/// The model in force for a copy; nullopt when disabled (the fast path: one atomic load).
+/// ValueError while ASTENSOR_SIM_LINK is bad.
+std::optional<sim::LinkModel> active_link_model();
+
+/// One copy engine: at most one modelled copy holds it at a time.
+class CopyEngine {
+ public:
+  /// Runs `copy` holding the engine, and keeps holding it until `seconds` have passed since
+  /// the engine was taken.
+  template <class F>
+  void run(double seconds, F&& copy) {
+    {
+      std::unique_lock<std::mutex> l(m_);
+      cv_.wait(l, [&] { return !busy_; });
+      busy_ = true;
+    }
+    struct Release {
+      CopyEngine* e;
+      ~Release() {
+        {
+          std::lock_guard<std::mutex> g(e->m_);
+          e->busy_ = false;
+        }
+        e->cv_.notify_one();
+      }
+    } release{this};
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point end =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    copy();
+    constexpr auto kSpin = std::chrono::microseconds(150);
+    if (Clock::now() + kSpin < end) std::this_thread::sleep_until(end - kSpin);
+    while (Clock::now() < end) std::this_thread::yield();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool busy_ = false;
+};
+
+/// The engine of `device` a copy of kind `k` takes (see sim::LinkModel: engine 0 carries H2D,
+/// engine 1 everything else; with one engine, everything).
+inline int engine_index(const sim::LinkModel& m, sim::LinkKind k) {
+  if (m.engines == 1) return 0;
+  return (k == sim::LinkKind::H2DPinned || k == sim::LinkKind::H2DPageable) ? 0 : 1;
+}
+
+}  // namespace astensor::sim_detail
