@@ -22,8 +22,14 @@
 
 namespace astensor {
 
-/// Opaque handles; their meaning belongs to the backend that made them. A null StreamHandle
-/// is a valid stream on CUDA (the legacy default stream); sim never returns null.
+/// Opaque handles; their meaning belongs to the backend that made them (CUDA: cudaStream_t,
+/// cudaEvent_t; sim: its own objects). Note [Null handles]: a null StreamHandle or
+/// EventHandle names nothing. No backend returns one (create_stream, current_stream,
+/// create_event never give null) and callers never pass one, with one exception:
+/// set_current_stream(device, nullptr) restores the device's default current stream. (CUDA's
+/// legacy default stream is not reachable through a null handle: the library never queues
+/// work on it; a producer that names it through a protocol passes the integer 1 to
+/// wait_external_stream.) destroy_stream and destroy_event ignore null.
 using StreamHandle = void*;
 using EventHandle = void*;
 
@@ -80,7 +86,121 @@ struct CastKernel {
 /// Device kernels index at most this many dimensions (after merging mergeable ones).
 inline constexpr int kMaxKernelDims = 25;
 
-class Backend {
+// --- the Backend interface, in four roles -------------------------------------------------
+//
+// Note [Backend roles]
+// A backend is one class (Backend) made of four small interfaces, so that code which needs
+// one role can say so and each role is documented in one place: DeviceMemory, StreamsAndEvents,
+// Copies, Kernels. Conventions for all of them:
+//  - `int device` is an index of the backend's own device type (0..device_count()-1); a
+//    `Device` appears only where a pointer may be host memory too (copies, pointer_info).
+//  - Sizes are bytes (std::size_t); CastKernel strides are bytes; counts are elements.
+//  - Failures throw astensor errors (core/error.h): RuntimeError for device and runtime
+//    failures (out of memory names the size and device, DEV-4), ValueError for bad arguments.
+//    Functions marked noexcept never throw; they report through the backend's own means.
+//  - Null handles: Note [Null handles] above.
+// The CPU backend (core/backend.cpp) implements memory and synchronous copies only; the rest
+// throws "not supported" (Backend's defaults below). Sim and CUDA implement everything.
+
+/// Role 1: memory. Device memory, page-locked host memory, and what a pointer is.
+class DeviceMemory {
+ public:
+  /// `nbytes` of memory of `device`; nbytes may be 0. Throws RuntimeError when out of
+  /// memory. The caller owns it and frees it with deallocate().
+  virtual void* allocate(int device, std::size_t nbytes) = 0;
+  /// Frees what allocate(device, ...) returned, after the device's queued work (sim waits for
+  /// its streams; cudaFree synchronizes). Stream-ordered reuse without that wait is the
+  /// caching allocator's job (impl/transfer/device_allocator.h).
+  virtual void deallocate(int device, void* ptr) noexcept = 0;
+  /// Page-locked host memory usable by every device of the backend. Expensive:
+  /// callers go through the caching pool (impl/transfer/pinned_pool.h), never per transfer.
+  virtual void* allocate_pinned(std::size_t nbytes) = 0;
+  virtual void free_pinned(void* ptr) noexcept = 0;
+  /// Page-locks an existing host buffer (cudaHostRegister) so copies from it go straight to
+  /// the copy engine; pointer_info() then reports it Pinned. Costly: worth it only for
+  /// buffers that are transferred again and again. RuntimeError when the range overlaps
+  /// memory the backend already knows. The buffer must outlive the registration
+  /// (HostRegistration below owns one).
+  virtual void register_host(void* ptr, std::size_t nbytes) = 0;
+  virtual void unregister_host(void* ptr) noexcept = 0;
+  /// Which memory `ptr` is: pageable host (or unknown), pinned host, or which device's.
+  virtual PointerInfo pointer_info(const void* ptr) = 0;
+
+ protected:
+  ~DeviceMemory() = default;
+};
+
+/// Role 2: streams and events (CUDA's model). Work queued on one stream runs in queue order;
+/// events mark a point in a stream; other streams and the host wait on events.
+class StreamsAndEvents {
+ public:
+  /// A new stream of `device` that does not synchronize with any other stream (CUDA:
+  /// cudaStreamNonBlocking). Work queued before destroy_stream still runs.
+  virtual StreamHandle create_stream(int device) = 0;
+  virtual void destroy_stream(int device, StreamHandle s) noexcept = 0;
+  /// The current stream (per thread, per device) starts as the device's default stream, a
+  /// stream of the library's own; never null. set_current_stream(device, nullptr) restores
+  /// that default (Note [Null handles]).
+  virtual StreamHandle current_stream(int device) = 0;
+  virtual void set_current_stream(int device, StreamHandle s) = 0;
+  /// Blocks until everything queued on `s` has run; rethrows a failure of queued work.
+  virtual void synchronize_stream(StreamHandle s) = 0;
+  /// Blocks until every stream of `device` is idle.
+  virtual void synchronize_device(int device) = 0;
+
+  /// record marks the current end of a stream's queue; stream_wait_event makes a stream
+  /// wait for the last record; synchronize_event blocks the host; query_event says whether
+  /// it completed. An event never recorded counts as completed.
+  virtual EventHandle create_event(int device) = 0;
+  virtual void destroy_event(EventHandle e) noexcept = 0;
+  virtual void record_event(EventHandle e, StreamHandle s) = 0;
+  virtual void stream_wait_event(StreamHandle s, EventHandle e) = 0;
+  virtual void synchronize_event(EventHandle e) = 0;
+  virtual bool query_event(EventHandle e) = 0;
+
+  /// CAI-3 / DLP-2: orders `consumer` after the work pending on a producer's stream given as
+  /// the integer a protocol carries (CUDA: 1 legacy default, 2 per-thread default, else a
+  /// cudaStream_t; sim: 1 and 2 likewise, else a StreamHandle cast to an integer). 0 is
+  /// rejected with ValueError (the protocols forbid it).
+  virtual void wait_external_stream(int device, intptr_t producer, StreamHandle consumer) = 0;
+
+ protected:
+  ~StreamsAndEvents() = default;
+};
+
+/// Role 3: copies between host memory and device memory, and between devices.
+class Copies {
+ public:
+  /// Blocking copy of nbytes between host memory and this backend's device memory (or
+  /// within it, across its devices). When it returns the destination holds the bytes. Like
+  /// cudaMemcpy it is ordered after work already queued on the devices involved.
+  virtual void copy_sync(void* dst, Device dst_device, const void* src, Device src_device,
+                         std::size_t nbytes) = 0;
+  /// Queues a copy of nbytes on `stream` (a stream of the device doing the work: the
+  /// destination's for H2D and peer copies, the source's for D2H). Host pointers may be
+  /// pageable or pinned; the copy reads its source when it runs, not when it is queued, so
+  /// host memory must stay valid and unchanged (source) or untouched (destination) until an
+  /// event recorded after the copy has completed.
+  virtual void copy_async(void* dst, Device dst_device, const void* src, Device src_device,
+                          std::size_t nbytes, StreamHandle stream) = 0;
+
+ protected:
+  ~Copies() = default;
+};
+
+/// Role 4: the one device kernel the pipeline needs (CastKernel above).
+class Kernels {
+ public:
+  /// Queues `k` on `stream`, a stream of `device`; both of k's pointers are memory of
+  /// `device`. Must give DT-3's bits (core/cast.h), as the reference does (XFER-3).
+  virtual void launch_cast(int device, const CastKernel& k, StreamHandle stream) = 0;
+
+ protected:
+  ~Kernels() = default;
+};
+
+/// A device backend: its identity and queries, the four roles, and transfer counters.
+class Backend : public DeviceMemory, public StreamsAndEvents, public Copies, public Kernels {
  public:
   virtual ~Backend() = default;
   virtual DeviceType type() const = 0;
@@ -92,69 +212,37 @@ class Backend {
   /// The device an index-less Device means ("cuda" -> the current CUDA device).
   virtual int current_device() = 0;
 
-  /// Device memory. allocate() throws RuntimeError on failure; nbytes may be 0.
-  virtual void* allocate(int device, std::size_t nbytes) = 0;
-  virtual void deallocate(int device, void* ptr) noexcept = 0;
-
-  /// Blocking copy of nbytes between host memory and this backend's device memory (or
-  /// within it, across its devices). When it returns the destination holds the bytes. Like
-  /// cudaMemcpy it is ordered after work already queued on the devices involved.
-  virtual void copy_sync(void* dst, Device dst_device, const void* src, Device src_device,
-                         std::size_t nbytes) = 0;
-
-  // --- asynchronous part (the CPU backend throws RuntimeError for all of it) -------------
-
-  /// Page-locked host memory usable by every device of the backend. Expensive: callers go
-  /// through the caching pool (impl/transfer/pinned_pool.h), never per transfer.
-  virtual void* allocate_pinned(std::size_t nbytes);
-  virtual void free_pinned(void* ptr) noexcept;
-  /// Page-locks an existing host buffer (cudaHostRegister) so copies from it go straight to
-  /// the copy engine; pointer_info() then reports it Pinned. Costly (perf-anchors §2.3):
-  /// worth it only for buffers that are transferred again and again. RuntimeError when the
-  /// range overlaps memory the backend already knows.
-  virtual void register_host(void* ptr, std::size_t nbytes);
-  virtual void unregister_host(void* ptr) noexcept;
-  /// Which memory `ptr` is (host pageable, pinned, or which device's).
-  virtual PointerInfo pointer_info(const void* ptr);
-
-  /// Streams of a device. The current stream (per thread, per device) starts as the
-  /// device's default stream; set_current_stream(nullptr-equivalent) is not special.
-  virtual StreamHandle create_stream(int device);
-  virtual void destroy_stream(int device, StreamHandle s) noexcept;
-  virtual StreamHandle current_stream(int device);
-  virtual void set_current_stream(int device, StreamHandle s);
-  /// Blocks until everything queued on `s` has run; rethrows a failure of queued work.
-  virtual void synchronize_stream(StreamHandle s);
-  /// Blocks until every stream of `device` is idle.
-  virtual void synchronize_device(int device);
-
-  /// Events: record marks the current end of a stream's queue; wait makes a stream wait
-  /// for the last record; synchronize blocks the host; query says whether it completed.
-  /// An event never recorded counts as completed.
-  virtual EventHandle create_event(int device);
-  virtual void destroy_event(EventHandle e) noexcept;
-  virtual void record_event(EventHandle e, StreamHandle s);
-  virtual void stream_wait_event(StreamHandle s, EventHandle e);
-  virtual void synchronize_event(EventHandle e);
-  virtual bool query_event(EventHandle e);
-
-  /// Queues a copy of nbytes on `stream` (a stream of the device doing the work: the
-  /// destination's for H2D and peer copies, the source's for D2H). Host pointers may be
-  /// pageable or pinned; the host memory must stay valid and unchanged (source) or
-  /// untouched (destination) until the copy has run.
-  virtual void copy_async(void* dst, Device dst_device, const void* src, Device src_device,
-                          std::size_t nbytes, StreamHandle stream);
-  /// Queues a cast / gather kernel on a stream of `device` (see CastKernel).
-  virtual void launch_cast(int device, const CastKernel& k, StreamHandle stream);
-
-  /// CAI-3 / DLP-2: orders `consumer` after the work pending on a producer's stream given as
-  /// the integer a protocol carries (CUDA: 1 legacy default, 2 per-thread default, else a
-  /// cudaStream_t; sim: a StreamHandle cast to an integer). 0 is rejected with ValueError.
-  virtual void wait_external_stream(int device, intptr_t producer, StreamHandle consumer);
-
-  /// Transfer counters since the last reset (all devices of this backend).
+  /// Transfer counters since the last reset (all devices of this backend). Kept by sim and
+  /// by CUDA: the device suites assert which path ran (pinned or pageable, how many bytes
+  /// over which link, how many kernels) on real hardware too, not only on sim. The cost is
+  /// one relaxed atomic add per copy or launch, never per element.
   virtual TransferCounters counters();
   virtual void reset_counters();
+
+  // Defaults for a backend without streams (the CPU): each throws RuntimeError
+  // "<what> is not supported by this backend", the noexcept ones do nothing, pointer_info
+  // says "unregistered", synchronize_device returns.
+  void* allocate_pinned(std::size_t nbytes) override;
+  void free_pinned(void* ptr) noexcept override;
+  void register_host(void* ptr, std::size_t nbytes) override;
+  void unregister_host(void* ptr) noexcept override;
+  PointerInfo pointer_info(const void* ptr) override;
+  StreamHandle create_stream(int device) override;
+  void destroy_stream(int device, StreamHandle s) noexcept override;
+  StreamHandle current_stream(int device) override;
+  void set_current_stream(int device, StreamHandle s) override;
+  void synchronize_stream(StreamHandle s) override;
+  void synchronize_device(int device) override;
+  EventHandle create_event(int device) override;
+  void destroy_event(EventHandle e) noexcept override;
+  void record_event(EventHandle e, StreamHandle s) override;
+  void stream_wait_event(StreamHandle s, EventHandle e) override;
+  void synchronize_event(EventHandle e) override;
+  bool query_event(EventHandle e) override;
+  void wait_external_stream(int device, intptr_t producer, StreamHandle consumer) override;
+  void copy_async(void* dst, Device dst_device, const void* src, Device src_device,
+                  std::size_t nbytes, StreamHandle stream) override;
+  void launch_cast(int device, const CastKernel& k, StreamHandle stream) override;
 };
 
 /// Note [Backend registry]

@@ -154,6 +154,10 @@ class SimBackend final : public Backend {
   }
   void set_current_stream(int device, StreamHandle h) override {
     check_device(device, "set_current_stream");
+    if (!h) {  // Note [Null handles] in core/backend.h: back to the device's default stream
+      current_[device] = nullptr;
+      return;
+    }
     SimStream* s = stream(h);
     ASTENSOR_CHECK(s->device() == device, "[sim] set_current_stream: the stream belongs to sim:",
                    s->device(), ", not sim:", device);

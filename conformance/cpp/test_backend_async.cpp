@@ -380,6 +380,23 @@ TEST(DEVICE_SUITE(Streams), CurrentStreamIsPerDeviceAndSettable) {  // XFER-1
   EXPECT_EQ(be.current_stream(0), def);
 }
 
+TEST(DEVICE_SUITE(Streams), NullHandlesAreNeverGivenAndNullRestoresTheDefault) {
+  // Note [Null handles] in core/backend.h, on sim and on CUDA alike.
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  StreamHandle def = be.current_stream(0);
+  EXPECT_NE(def, nullptr);
+  Stream s(be, 0);
+  EXPECT_NE(s.get(), nullptr);
+  Event e(be, 0);
+  EXPECT_NE(e.get(), nullptr);
+  be.set_current_stream(0, s.get());
+  be.set_current_stream(0, nullptr);
+  EXPECT_EQ(be.current_stream(0), def) << "set_current_stream(device, nullptr) restores the default";
+  be.destroy_stream(0, nullptr);  // ignored
+  be.destroy_event(nullptr);      // ignored
+}
+
 // Item 5 of issue 6: the reference device path (blocking copies, host casts) on sim.
 TEST(DEVICE_SUITE(ReferenceOnDevice), AsTensorToDeviceAndBack) {  // DEV-4, XFER-2, XFER-3
   ASTENSOR_REQUIRE_DEVICES(1);
