@@ -40,6 +40,9 @@ void convert_plain(const ArrayView& src, void* dst, DType dst_dtype,
 }
 
 ArrayView view_of(const Tensor& t) {
+  // Note [Pending results]: the view is read, by either implementation, so the bytes must be
+  // final. (A storage without pending work answers from a null pointer.)
+  t.synchronize();
   ArrayView v;
   v.data = t.data_ptr();
   v.dtype = t.dtype();

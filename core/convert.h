@@ -17,7 +17,8 @@ namespace astensor {
 void convert_plain(const ArrayView& src, void* dst, DType dst_dtype,
                    std::span<const int64_t> dst_strides);
 
-/// A tensor's elements as an ArrayView (byte strides), on its own device, sharing memory.
+/// A tensor's elements as an ArrayView (byte strides), on its own device, sharing memory, for
+/// reading: waits first for work still writing them (Note [Pending results]).
 ArrayView view_of(const Tensor& t);
 
 /// Copies `src` (host or device) into a new tensor of `dtype` on resolved device `device`,

@@ -25,6 +25,15 @@ struct Options {
   /// COPY-1: nullopt = share when the rules allow; true = always new memory;
   /// false = never copy (ValueError saying why when a copy is needed).
   std::optional<bool> copy;
+  /// [ext] XFER-4 (issue 15): when the conversion queues device work, return once the
+  /// source has been read (it may be modified or freed at once), without waiting for the
+  /// rest of that work; the result's storage carries the completion (Note [Pending
+  /// results], core/pending.h). Conversions without device work ignore it.
+  bool non_blocking = false;
+  /// [ext] XFER-4 (issue 15): a stream of the target device (a backend StreamHandle:
+  /// cudaStream_t on CUDA) the conversion's device work is ordered on: work queued later on
+  /// it sees the result. nullptr: the library's current stream of that device.
+  void* stream = nullptr;
 };
 
 }  // namespace astensor

@@ -134,6 +134,8 @@ Plan plan_tensor(const Tensor& t, const Options& o, const TensorDecision& d) {
   if (!change) p.add_reason("COPY-1: copy=True asks for new memory");
   p.records_grad = grad_enabled() && t.requires_grad() && is_differentiable(p.dtype);
   if (p.records_grad) p.add_reason("GRAD-1: the copy records ToCopyBackward");
+  p.non_blocking = o.non_blocking;
+  p.stream = o.stream;
   plan_copy(p, v, t.numel());
   return p;
 }
@@ -186,7 +188,8 @@ Plan plan_array(const ArrayView& v, const Options& o, ArrayDecision&& d) {
   if (v.byteswapped) p.add_reason("ARR-4: non-native byte order");
   if (!d.element_strided) p.add_reason("ARR-5: byte strides are not multiples of the item size");
   if (!need) p.add_reason("COPY-1: copy=True asks for new memory");
-  (void)o;
+  p.non_blocking = o.non_blocking;
+  p.stream = o.stream;
   plan_copy(p, v, d.numel);
   return p;
 }

@@ -94,6 +94,13 @@ struct Plan {
   Dims strides;                ///< result strides in elements (TEN-3 for copies)
   bool byteswap = false;       ///< the source is in non-native byte order
   bool records_grad = false;   ///< GRAD-1: the copy gets a ToCopyBackward node
+  /// XFER-4 (Options::non_blocking, Options::stream): a transfer returns once the source has
+  /// been read and leaves a Pending on its result (Note [Pending results]); its device work
+  /// is queued on `stream` (a stream of the device doing the work: the target's, the
+  /// source's for device -> host), or on the current stream when null. Host copies ignore
+  /// both.
+  bool non_blocking = false;
+  StreamHandle stream = nullptr;
 
   int64_t share_lo = 0;        ///< Share: lowest element touched, relative to element 0
   int64_t share_nbytes = 0;    ///< Share: bytes of the shared storage (the touched extent)

@@ -209,16 +209,17 @@ def test_dtype_strings_parse_as_numpy(spelling):
 def test_signatures_and_docstrings():
     for fn in (astensor.as_tensor, astensor.explain, astensor.reference.as_tensor):
         sig = inspect.signature(fn)
-        assert list(sig.parameters) == ["data", "dtype", "device", "copy"]
+        assert list(sig.parameters) == ["data", "dtype", "device", "copy", "non_blocking", "stream"]
         p = sig.parameters
         assert p["data"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
         assert all(p[k].kind is inspect.Parameter.KEYWORD_ONLY and p[k].default is None
-                   for k in ("dtype", "device", "copy"))
+                   for k in ("dtype", "device", "copy", "stream"))
+        assert p["non_blocking"].kind is inspect.Parameter.KEYWORD_ONLY and p["non_blocking"].default is False
     doc = astensor.as_tensor.__doc__
     assert "Example" in doc and "TEN-1" in doc and ">>> t = astensor.as_tensor(a)" in doc
     import pydoc
     text = pydoc.render_doc(astensor.as_tensor, renderer=pydoc.plaintext)
-    assert "as_tensor(data, *, dtype=None, device=None, copy=None)" in text
+    assert "as_tensor(data, *, dtype=None, device=None, copy=None, non_blocking=False, stream=None)" in text
     assert "bytes" in astensor.Tensor.__doc__
     assert "bytes" in astensor.Tensor.strides.__doc__.lower() and "ELEMENTS" in astensor.Tensor.stride.__doc__
 

@@ -20,9 +20,11 @@ Tensor run_device_to_device(const ArrayView& src, const impl::Plan& p) {
   const Device src_dev = src.device, dst_dev = p.device;
   Backend& be = backend(dst_dev.type);
   const std::size_t dst_itemsize = itemsize(p.dtype), link_itemsize = itemsize(steps.link_dtype);
-  auto out = allocate_device(static_cast<std::size_t>(numel) * dst_itemsize, dst_dev, be.current_stream(dst_dev.index));
+  // Plan::stream names a stream of the destination (XFER-4); on one device it is the source's too.
+  StreamHandle dst_stream = work_stream(be, p, dst_dev.index);
+  auto out = allocate_device(static_cast<std::size_t>(numel) * dst_itemsize, dst_dev, dst_stream);
   if (numel == 0) return make_result(out, src, p);
-  StreamHandle src_stream = be.current_stream(src_dev.index);
+  StreamHandle src_stream = src_dev == dst_dev ? dst_stream : be.current_stream(src_dev.index);
   wait_producer(be, src, src_stream);
 
   if (steps.link == Link::D2D) {
@@ -31,13 +33,17 @@ Tensor run_device_to_device(const ArrayView& src, const impl::Plan& p) {
       be.copy_async(out->data(), dst_dev, src.data, src_dev, static_cast<std::size_t>(numel) * dst_itemsize,
                     src_stream);
     else be.launch_cast(src_dev.index, ordered_kernel(src, p, out->data(), p.dtype, 0, numel), src_stream);
+    if (p.non_blocking) {  // XFER-4: the source's owner is held until the work has read it
+      out->set_pending(make_pending(be, dst_dev.index, src_stream, {src.owner}));
+      guard.release();
+      return make_result(out, src, p);
+    }
     guard.finish();
     return make_result(out, src, p);
   }
 
   // Peer: [kernel on the source device] -> peer copy -> [kernel on the destination device];
   // the narrower dtype crosses.
-  StreamHandle dst_stream = be.current_stream(dst_dev.index);
   const bool cast_on_src = p.src_dtype != p.dtype && steps.link_dtype == p.dtype;
   const bool cast_on_dst = p.src_dtype != p.dtype && !cast_on_src;
   std::shared_ptr<Storage> tmp_src, tmp_dst;
@@ -61,6 +67,14 @@ Tensor run_device_to_device(const ArrayView& src, const impl::Plan& p) {
   } else {
     be.copy_async(out->data(), dst_dev, crossing, src_dev, static_cast<std::size_t>(numel) * link_itemsize,
                   dst_stream);  // link_itemsize == dst_itemsize here
+  }
+  if (p.non_blocking) {
+    // The destination stream waited for the source stream's kernel, so its Pending covers
+    // all the work; it holds the source's owner and both temporaries until then.
+    out->set_pending(make_pending(be, dst_dev.index, dst_stream, {src.owner, tmp_src, tmp_dst}));
+    guard_dst.release();
+    guard_src.release();
+    return make_result(out, src, p);
   }
   guard_dst.finish();
   guard_src.finish();

@@ -5,10 +5,12 @@
 /// descriptors and the result tensor. run_transfer (transfer.cpp) picks the executor.
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 
 #include "core/array_view.h"
 #include "core/backend.h"
+#include "core/pending.h"
 #include "core/storage.h"
 #include "core/tensor.h"
 #include "impl/plan.h"
@@ -38,12 +40,33 @@ class SyncGuard {
     armed_ = false;
     be_.synchronize_stream(s_);  // XFER-1: blocking
   }
+  /// The non-blocking end (XFER-4): no wait here; a Pending recorded on the stream after
+  /// the work (make_pending) tracks it and holds what it uses.
+  void release() { armed_ = false; }
 
  private:
   Backend& be_;
   StreamHandle s_;
   bool armed_ = true;
 };
+
+/// The stream a plan's work on `device` is queued on: the caller's (Plan::stream, XFER-4),
+/// else the device's current stream.
+inline StreamHandle work_stream(Backend& be, const impl::Plan& p, int device) {
+  return p.stream ? p.stream : be.current_stream(device);
+}
+
+/// The non-blocking end of an executor (XFER-4, Note [Pending results]): an event recorded on
+/// `stream` after the work queued so far, holding `keep` (buffers the work still uses, the
+/// source's owner) until it has run. Call it while the SyncGuards are armed (a failure here
+/// then still waits for the queued work), then release() them.
+inline std::shared_ptr<Pending> make_pending(Backend& be, int device, StreamHandle stream,
+                                             std::initializer_list<std::shared_ptr<void>> keep) {
+  auto pending = std::make_shared<Pending>(be, device, stream);
+  for (const auto& k : keep)
+    if (k) pending->hold(k);
+  return pending;
+}
 
 inline CastKernel contiguous_kernel(const void* src, DType from, void* dst, DType to, int64_t n) {
   CastKernel k;

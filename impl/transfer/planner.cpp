@@ -88,6 +88,18 @@ void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& o
       why += std::string(why.empty() ? "" : "; ") +
              (t.gather ? "strided source gathered while staging" : "pageable source staged through pinned slots");
     }
+  } else if (device.is_cpu() && p.non_blocking && !t.swap_bytes) {
+    // Device -> host, non-blocking (XFER-4): nothing is left for the host to do after the copy,
+    // so the result is pinned host memory the copy lands in directly; a cast or a gather runs
+    // on the device first, in the result's dtype.
+    t.link = Link::D2H;
+    p.cast_site = cast ? CastSite::Device : CastSite::None;
+    t.link_dtype = dtype;
+    t.direct = true;
+    t.chunks = numel == 0 ? 0 : 1;
+    why = detail::str_cat(cast ? detail::str_cat("cast ", name(src.dtype), "->", name(dtype), " on the device; ") : "",
+                          t.gather ? "gathered on the device; " : "",
+                          "non-blocking: one copy into a pinned host result, which host reads wait for");
   } else if (device.is_cpu()) {  // device -> host
     t.link = Link::D2H;
     if (!cast) p.cast_site = CastSite::None;
@@ -134,6 +146,16 @@ void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& o
       why += "; small copy: one pinned slot on one stream, no ring";
     }
   }
+  if (p.non_blocking) {
+    const char* how = nullptr;
+    if (t.via_host) how = "non-blocking not available through the host: blocking";
+    else if (src.device.is_cpu())
+      how = t.direct ? "non-blocking: returns once the copy has read the pinned source (a device cast may still run)"
+                     : "non-blocking: returns once the source is staged; the pinned slots are held until the copies end";
+    else if (!device.is_cpu()) how = "non-blocking: returns once queued; the source is kept alive until it has been read";
+    else if (t.swap_bytes) how = "non-blocking not available for a byteswapped device source: blocking";
+    if (how) why += std::string(why.empty() ? "" : "; ") + how;
+  }
   t.reason = std::move(why);
   t.options = opt;  // formatted only when the plan is printed, not on every transfer
 
@@ -146,7 +168,7 @@ void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& o
   p.bytes_written = numel * dst_size;
   // Host bytes the staging reads (h2d: the source; d2h: the pinned slots).
   if (src.device.is_cpu()) p.bytes_read = t.staged ? numel * src_size : 0;
-  else if (device.is_cpu() || t.via_host) p.bytes_read = link_bytes;
+  else if (t.via_host || (device.is_cpu() && !t.direct)) p.bytes_read = link_bytes;
   if (numel == 0) return;
   if (t.via_host) {
     p.links.push_back(impl::LinkBytes{src.device, Device::cpu(), link_bytes});

@@ -28,7 +28,7 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
   const Device dev = p.device;
   Backend& be = backend(dev.type);
   const std::size_t dst_itemsize = itemsize(p.dtype), link_itemsize = itemsize(steps.link_dtype);
-  StreamHandle stream = be.current_stream(dev.index);
+  StreamHandle stream = work_stream(be, p, dev.index);
   // Device memory from the caching allocator (device_allocator.h), ready for work on the stream.
   auto out = allocate_device(static_cast<std::size_t>(numel) * dst_itemsize, dev, stream);
   if (numel == 0) return make_result(out, src, p);
@@ -37,15 +37,27 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
   if (steps.direct) {
     std::shared_ptr<Storage> scratch;
     SyncGuard guard(be, stream);
+    Event source_read;  // non-blocking: the copy has read the (pinned) source
+    if (p.non_blocking) source_read = Event(be, dev.index);
     if (p.cast_site == CastSite::Device) {
       scratch = allocate_device(static_cast<std::size_t>(numel) * link_itemsize, dev, stream);
       be.copy_async(scratch->data(), dev, src.data, Device::cpu(), static_cast<std::size_t>(numel) * link_itemsize,
                     stream);
+      if (p.non_blocking) source_read.record(stream);
       be.launch_cast(dev.index, contiguous_kernel(scratch->data(), steps.link_dtype, out_p, p.dtype, numel), stream);
     } else {
       be.copy_async(out_p, dev, src.data, Device::cpu(), static_cast<std::size_t>(numel) * dst_itemsize, stream);
+      if (p.non_blocking) source_read.record(stream);
     }
-    guard.finish();
+    if (!p.non_blocking) {
+      guard.finish();
+      return make_result(out, src, p);
+    }
+    // XFER-4: the pinned source is read in place, so the call waits for the copy (the source
+    // may be written or freed at return), not for a device cast after it.
+    out->set_pending(make_pending(be, dev.index, stream, {scratch}));
+    guard.release();
+    source_read.synchronize();
     return make_result(out, src, p);
   }
 
@@ -69,6 +81,13 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
       be.launch_cast(dev.index, contiguous_kernel(scratch->data(), steps.link_dtype, out_p, p.dtype, numel), stream);
     } else {
       be.copy_async(out_p, dev, host.data(), Device::cpu(), bytes, stream);
+    }
+    if (p.non_blocking) {  // XFER-4: the source is in the pinned slot; the slot is held until the copy ends
+      auto pending = make_pending(be, dev.index, stream, {scratch});
+      pending->hold(std::make_shared<PinnedLease>(std::move(host)));  // moved only once the event exists
+      out->set_pending(std::move(pending));
+      guard.release();
+      return make_result(out, src, p);
     }
     finish_counted(guard);
     return make_result(out, src, p);
@@ -115,6 +134,22 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
       slot.done.record(stream);
     }
     slot.used = true;
+  }
+  if (p.non_blocking) {
+    // XFER-4: every chunk of the source is in a pinned slot. The result is ready when the last
+    // copy and the last cast have run: the stream waits for the cast stream, and the Pending
+    // on the stream holds the ring (its pinned slots and events) and the device slots.
+    if (device_cast) {
+      Event casts_done(be, dev.index);
+      casts_done.record(kernel_stream);
+      casts_done.block(stream);
+    }
+    auto pending = make_pending(be, dev.index, stream, {scratch});
+    pending->hold(std::make_shared<std::vector<Slot>>(std::move(ring)));  // moved only once the event exists
+    out->set_pending(std::move(pending));
+    if (guard_kernels) guard_kernels->release();
+    guard.release();
+    return make_result(out, src, p);
   }
   if (guard_kernels) finish_counted(*guard_kernels);
   finish_counted(guard);

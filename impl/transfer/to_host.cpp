@@ -21,6 +21,43 @@ namespace astensor::transfer {
 
 using impl::CastSite;
 
+namespace {
+
+/// Device -> host, non-blocking (XFER-4; the planner's direct d2h): the result is pinned host
+/// memory from the pool and the copy lands in it; a cast or gather runs first on the device,
+/// in the result's dtype and order. Returns once the work is queued: the result's Pending
+/// (Note [Pending results]) holds the device scratch and the source's owner until it has run,
+/// and every host read through the library waits for it.
+Tensor run_to_pinned_host(const ArrayView& src, const impl::Plan& p) {
+  const int64_t numel = p.layout.numel;
+  const Device dev = src.device;
+  Backend& be = backend(dev.type);
+  const std::size_t bytes = static_cast<std::size_t>(numel) * itemsize(p.dtype);
+  auto lease = std::make_shared<PinnedLease>(pinned_pool(be.type()).acquire(std::max<std::size_t>(bytes, 1)));
+  void* host = lease->data();
+  auto out = Storage::adopt(host, bytes, Device::cpu(), lease);
+  out->set_pinned(true);
+  if (numel == 0) return make_result(out, src, p);
+  StreamHandle stream = work_stream(be, p, dev.index);
+  wait_producer(be, src, stream);
+  count_transfer(false);
+  std::shared_ptr<Storage> scratch;
+  SyncGuard guard(be, stream);
+  const void* from = src.data;
+  if (p.cast_site == CastSite::Device || p.transfer->gather) {
+    scratch = allocate_device(bytes, dev, stream);
+    be.launch_cast(dev.index, ordered_kernel(src, p, scratch->data(), p.dtype, 0, numel), stream);
+    from = scratch->data();
+  }
+  ASTENSOR_RANGE("enqueue_d2h_pinned_result");
+  be.copy_async(host, Device::cpu(), from, dev, bytes, stream);
+  out->set_pending(make_pending(be, dev.index, stream, {scratch, src.owner}));
+  guard.release();
+  return make_result(out, src, p);
+}
+
+}  // namespace
+
 Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
   ASTENSOR_RANGE("to_host");
   const impl::TransferSteps& steps = *p.transfer;
@@ -28,11 +65,12 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
   const Device dev = src.device;
   Backend& be = backend(dev.type);
   const std::size_t dst_itemsize = itemsize(p.dtype), link_itemsize = itemsize(steps.link_dtype);
+  if (steps.direct) return run_to_pinned_host(src, p);  // non-blocking (planner.cpp)
   // The host output of the CPU copies (impl/cpu/host_alloc.h): large outputs on huge pages
   // from a cache, so a 64 MiB result does not pay 16384 first-touch faults (README.md).
   auto out = impl::cpu::allocate_host(static_cast<std::size_t>(numel) * dst_itemsize);
   if (numel == 0) return make_result(out, src, p);
-  StreamHandle stream = be.current_stream(dev.index);
+  StreamHandle stream = work_stream(be, p, dev.index);
   wait_producer(be, src, stream);
   char* out_p = static_cast<char*>(out->data());
   const bool kernel = p.cast_site == CastSite::Device || steps.gather;

@@ -195,14 +195,41 @@ bool key_is(PyObject* key, const char* name) {
   return PyUnicode_CompareWithASCIIString(key, name) == 0;
 }
 
-/// ARG-1: as_tensor(data, *, dtype=None, device=None, copy=None); `data=` works as a keyword.
+/// XFER-4: `stream=` is None, an int (a cudaStream_t's value, or a sim stream handle from
+/// _sim_testing), or an object carrying one: torch.cuda.Stream (.cuda_stream), cupy's
+/// Stream (.ptr). 0 is refused: it would mean the legacy default stream by accident.
+void* parse_stream(PyObject* s) {
+  py::handle h(s);
+  py::object value;
+  if (PyLong_Check(s) && !PyBool_Check(s)) value = py::reinterpret_borrow<py::object>(h);
+  else if (py::hasattr(h, "cuda_stream")) value = h.attr("cuda_stream");
+  else if (py::hasattr(h, "ptr")) value = h.attr("ptr");
+  else
+    throw TypeError("[as_tensor] stream must be None, an int stream handle, or a stream object with "
+                    ".cuda_stream (torch) or .ptr (cupy) (got '" + type_name(s) + "')");
+  if (!PyLong_Check(value.ptr()) || PyBool_Check(value.ptr()))
+    throw TypeError("[as_tensor] the stream handle must be an int (got '" + type_name(value.ptr()) + "')");
+  const long long v = PyLong_AsLongLong(value.ptr());
+  if (v == -1 && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw OverflowError("[as_tensor] stream handle " + short_repr(value.ptr()) + " does not fit in 64 bits");
+  }
+  ASTENSOR_CHECK_VALUE(v > 0, "[as_tensor] stream ", v,
+                       " is not a stream handle (0 and negative values are refused; pass None for the "
+                       "current stream)");
+  return reinterpret_cast<void*>(static_cast<intptr_t>(v));
+}
+
+/// ARG-1: as_tensor(data, *, dtype=None, device=None, copy=None, non_blocking=False,
+/// stream=None); `data=` works as a keyword.
 Args parse_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   Args a;
   if (nargs > 1)
     throw py::type_error(std::string(fn) + "() takes 1 positional argument but " +
-                         std::to_string(nargs) + " were given (dtype, device and copy are keyword-only)");
+                         std::to_string(nargs) + " were given (dtype, device, copy, non_blocking and "
+                         "stream are keyword-only)");
   if (nargs == 1) a.data = args[0];
-  PyObject *dtype = nullptr, *device = nullptr, *copy = nullptr;
+  PyObject *dtype = nullptr, *device = nullptr, *copy = nullptr, *non_blocking = nullptr, *stream = nullptr;
   if (kwnames) {
     const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
     for (Py_ssize_t i = 0; i < n; ++i) {
@@ -212,6 +239,8 @@ Args parse_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObjec
       if (key_is(key, "dtype")) slot = &dtype;
       else if (key_is(key, "device")) slot = &device;
       else if (key_is(key, "copy")) slot = &copy;
+      else if (key_is(key, "non_blocking")) slot = &non_blocking;
+      else if (key_is(key, "stream")) slot = &stream;
       else if (key_is(key, "data")) slot = &a.data;
       else
         throw py::type_error(std::string(fn) + "() got an unexpected keyword argument '" +
@@ -230,6 +259,12 @@ Args parse_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObjec
       throw TypeError("[as_tensor] copy must be None, True or False (got " + short_repr(copy) + ")");
     a.options.copy = copy == Py_True;
   }
+  if (non_blocking) {
+    if (!PyBool_Check(non_blocking))
+      throw TypeError("[as_tensor] non_blocking must be True or False (got " + short_repr(non_blocking) + ")");
+    a.options.non_blocking = non_blocking == Py_True;
+  }
+  if (stream && stream != Py_None) a.options.stream = parse_stream(stream);
   return a;
 }
 

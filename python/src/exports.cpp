@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/pending.h"
 #include "python/src/dlpack.h"
 #include "python/src/entry.h"
 
@@ -29,6 +30,7 @@ py::object to_numpy(py::handle self) {
   const Tensor& t = self_tensor(self);
   ASTENSOR_CHECK_TYPE(t.device().is_cpu(), "[numpy] the tensor is on ", t.device().str(),
                       "; copy it to the CPU first: as_tensor(t, device='cpu').numpy()");
+  wait_until_final(t);  // a non-blocking device -> host result (XFER-4)
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   std::vector<py::ssize_t> strides(t.strides().begin(), t.strides().end());
   for (auto& s : strides) s *= static_cast<py::ssize_t>(t.itemsize());
@@ -96,6 +98,12 @@ int tensor_getbuffer(PyObject* self, Py_buffer* view, int flags) {
   info->strides.assign(t.strides().begin(), t.strides().end());
   for (auto& s : info->strides) s *= isz;
   info->format = *fmt;
+  try {
+    wait_until_final(t);  // XFER-4: the buffer is final before anyone reads it
+  } catch (...) {
+    delete info;
+    throw;
+  }
   view->buf = const_cast<void*>(t.data_ptr());
   view->obj = Py_NewRef(self);
   view->len = static_cast<Py_ssize_t>(t.numel()) * isz;
@@ -173,14 +181,21 @@ py::object dlpack_export(py::handle self, py::object stream, py::object max_vers
   Tensor t = self_tensor(self);
   if (t.device().type == DeviceType::Sim)
     buffer_error("[__dlpack__] sim device memory cannot be exported through DLPack");
-  // Streams: on the CPU only None (-1 tolerated); on CUDA any stream but 0. as_tensor is
-  // blocking (XFER-1), so no work of ours is pending on any stream.
+  // Streams: on the CPU only None (-1 tolerated); on CUDA any stream but 0. Work of ours is
+  // pending only after a non-blocking conversion (XFER-4): the consumer's stream then waits
+  // for it (DLP-2, producer side); with no stream named (None or -1), the host waits.
+  int64_t consumer = -1;
   if (!stream.is_none()) {
-    int64_t s = stream.cast<int64_t>();
-    if (t.device().is_cpu() && s != -1)
+    consumer = stream.cast<int64_t>();
+    if (t.device().is_cpu() && consumer != -1)
       throw ValueError("[__dlpack__] stream must be None for a CPU tensor (got " +
-                       std::to_string(s) + ")");
-    if (s == 0) throw ValueError("[__dlpack__] stream 0 is disallowed by the DLPack protocol");
+                       std::to_string(consumer) + ")");
+    if (consumer == 0) throw ValueError("[__dlpack__] stream 0 is disallowed by the DLPack protocol");
+  }
+  if (!t.is_ready()) {
+    if (consumer > 0 && t.storage()->pending())
+      t.storage()->pending()->order_before(reinterpret_cast<StreamHandle>(static_cast<intptr_t>(consumer)));
+    else wait_until_final(t);
   }
   if (!dl_device.is_none()) {
     auto want = dl_device.cast<std::pair<int, int>>();
@@ -260,7 +275,12 @@ py::object cuda_array_interface(py::handle self) {
   d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.data_ptr()), t.is_read_only());
   d["strides"] = t.is_contiguous() ? py::object(py::none()) : py::object(strides);
   d["version"] = 3;
-  d["stream"] = py::none();  // XFER-1: nothing of ours is pending
+  // CAI v3: the stream the consumer must synchronize with. Work of ours is pending only after
+  // a non-blocking conversion (XFER-4); then it is the stream that work was queued on.
+  const auto& pending = t.storage()->pending();
+  if (pending && !pending->ready())
+    d["stream"] = py::int_(reinterpret_cast<intptr_t>(pending->stream()));
+  else d["stream"] = py::none();
   return d;
 }
 

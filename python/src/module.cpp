@@ -29,7 +29,7 @@ struct NoGrad {
 PyMethodDef g_fast_methods[] = {
     {"as_tensor", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(as_tensor_fast)),
      METH_FASTCALL | METH_KEYWORDS,
-     "as_tensor($module, data, *, dtype=None, device=None, copy=None)\n--\n\n"
+     "as_tensor($module, data, *, dtype=None, device=None, copy=None, non_blocking=False, stream=None)\n--\n\n"
      "Converts data into an astensor.Tensor, sharing its memory when the rules allow.\n\n"
      "data: a Tensor, a NumPy array, an object with __dlpack__, __cuda_array_interface__,\n"
      "    __array_interface__ or __array__, a buffer (memoryview, bytearray...), a Python or\n"
@@ -40,11 +40,17 @@ PyMethodDef g_fast_methods[] = {
      "device: 'cpu', 'cuda:N', 'sim:N', a Device, an int (CUDA index) or a torch.device.\n"
      "    None keeps the source's device (or the default device, set_default_device).\n"
      "copy: None copies only when needed; True always copies; False raises ValueError\n"
-     "    when a copy would be needed.\n\n"
+     "    when a copy would be needed.\n"
+     "non_blocking: True lets a conversion with device work return once the source has\n"
+     "    been read (it may then be modified or freed), while the device copy may still run;\n"
+     "    t.is_ready() / t.synchronize(); host reads through astensor wait (XFER-4).\n"
+     "stream: the stream the device work is ordered on (an int handle, a torch or cupy\n"
+     "    stream); None: astensor's current stream of that device.\n\n"
      "The rules in brief: the same tensor comes back when nothing changes (TEN-1); arrays\n"
      "on the same device and dtype are shared, not copied, read-only ones stay read-only\n"
      "(ARR-1, ARR-7); a dtype or device change copies (casts saturate, DT-3); Python data is\n"
-     "always copied (SEQ-1); device copies are finished when it returns (XFER-1).\n"
+     "always copied (SEQ-1); device copies are finished when it returns (XFER-1), unless\n"
+     "non_blocking=True (XFER-4).\n"
      "astensor.explain() says which of these applies without converting.\n\n"
      "Example:\n"
      "    >>> import numpy as np, astensor\n"
@@ -57,15 +63,16 @@ PyMethodDef g_fast_methods[] = {
      "            [ 3.,  4.,  5.]])\n"},
     {"explain", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(explain_fast)),
      METH_FASTCALL | METH_KEYWORDS,
-     "explain($module, data, *, dtype=None, device=None, copy=None)\n--\n\n"
+     "explain($module, data, *, dtype=None, device=None, copy=None, non_blocking=False, stream=None)\n--\n\n"
      "Says what as_tensor would do with the same arguments (share or copy, and why; where\n"
      "casts run) without converting (COPY-2). Returns a str."},
     {"reference_as_tensor",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reference_as_tensor_fast)),
      METH_FASTCALL | METH_KEYWORDS,
-     "reference_as_tensor($module, data, *, dtype=None, device=None, copy=None)\n--\n\n"
+     "reference_as_tensor($module, data, *, dtype=None, device=None, copy=None, non_blocking=False, stream=None)\n--\n\n"
      "The reference implementation (astensor::reference::as_tensor); same arguments and\n"
-     "results as as_tensor, obviously correct and slow."},
+     "results as as_tensor, obviously correct and slow (always blocking: non_blocking and\n"
+     "stream are accepted and change nothing, which XFER-4 allows)."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -37,6 +37,7 @@ void store_py_value(const Tensor& t, py::handle value, std::vector<unsigned char
 
 /// Writes one element at `element_offset` elements from element [0, ..., 0], on any device.
 void write_element(const Tensor& t, int64_t element_offset, const std::vector<unsigned char>& bytes) {
+  wait_until_final(t);  // XFER-4: a pending copy must not land after this write
   char* base = static_cast<char*>(t.mutable_data_ptr());  // ValueError when read-only (ARR-7)
   void* dst = base + element_offset * static_cast<int64_t>(t.itemsize());
   copy_bytes_sync(dst, t.device(), bytes.data(), Device::cpu(), bytes.size());

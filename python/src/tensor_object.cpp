@@ -208,6 +208,14 @@ void init_tensor_type(py::module_& m) {
     return reinterpret_cast<uintptr_t>(self_tensor(self).data_ptr());
   });
   add_method(cls, "numel", [](py::handle self) { return self_tensor(self).numel(); });
+  add_method(cls, "is_ready", [](py::handle self) { return self_tensor(self).is_ready(); },
+             "False while a non_blocking=True conversion is still writing this tensor's memory "
+             "(XFER-4); never blocks.");
+  add_method(cls, "synchronize", [](py::handle self) { wait_until_final(self_tensor(self)); },
+             "Blocks until this tensor's bytes are final (XFER-4); returns at once for a tensor "
+             "made by a blocking conversion. Host reads through the library (numpy(), the buffer "
+             "protocol, tolist(), item(), DLPack and __cuda_array_interface__ exports) wait or "
+             "order the consumer themselves.");
   add_method(cls, "dim", [](py::handle self) { return self_tensor(self).ndim(); });
   add_method(cls, "is_contiguous", [](py::handle self) { return self_tensor(self).is_contiguous(); });
   add_method(cls, "storage_offset", [](py::handle self) { return self_tensor(self).offset(); });

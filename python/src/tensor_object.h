@@ -25,6 +25,15 @@ inline const Tensor& tensor_of(PyObject* o) { return reinterpret_cast<TensorObje
 /// The Tensor of a Python object, checked (TypeError for anything else): for methods.
 const Tensor& self_tensor(py::handle self);
 
+/// Note [Pending results] (core/pending.h): a host read or write of `t`'s bytes through the
+/// module (exports, scalars, t[i] = v) waits first for work still writing them, without the
+/// GIL. A tensor without pending work costs one pointer test.
+inline void wait_until_final(const Tensor& t) {
+  if (t.is_ready()) return;
+  py::gil_scoped_release release;
+  t.synchronize();
+}
+
 /// A new Python Tensor owning a handle on `t` (new reference); null with a Python error set on
 /// allocation failure.
 PyObject* wrap_tensor(Tensor t) noexcept;

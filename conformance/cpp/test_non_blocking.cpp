@@ -1,0 +1,238 @@
+// XFER-4 [ext] (issue 15): non-blocking as_tensor on the device under test (sim here, CUDA in
+// ci/gpu-check). Each test keeps the stream the conversion uses busy first (keep_busy), so
+// the conversion's device work is still queued when the call returns, and then checks what
+// XFER-4 promises: the source may be overwritten at once, the result is ready in stream
+// order, reads through the library wait, errors come from the call itself. A check that
+// depended on the window still being open ends in an inconclusive skip when it closed early.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "conformance/cpp/cuda_test_util.h"
+#include "conformance/cpp/device_test_util.h"
+#include "core/backend.h"
+#include "core/convert.h"
+#include "core/pending.h"
+#include "core/source.h"
+#include "core/storage.h"
+#include "impl/as_tensor.h"
+#include "impl/plan.h"
+#include "reference/as_tensor.h"
+
+namespace astensor::testing {
+namespace {
+
+Options non_blocking_to(Device d, std::optional<DType> dtype = std::nullopt, StreamHandle stream = nullptr) {
+  Options o;
+  o.device = d;
+  o.dtype = dtype;
+  o.non_blocking = true;
+  o.stream = stream;
+  return o;
+}
+
+template <class T>
+std::vector<T> iota_values(std::size_t n, T start = T(1)) {
+  std::vector<T> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<T>(start + static_cast<T>(i % 1000));
+  return v;
+}
+
+/// The result's values on the host, read through the library (a blocking as_tensor to the CPU,
+/// which must wait for pending work: Note [Pending results]).
+template <class T>
+std::vector<T> read_back(const Tensor& t, DType as) {
+  Options o;
+  o.device = Device::cpu();
+  o.dtype = as;
+  o.copy = true;
+  Tensor h = impl::as_tensor(Source(t), o);
+  std::vector<T> out(static_cast<std::size_t>(h.numel()));
+  ArrayView v = view_of(h);
+  std::memcpy(out.data(), v.data, out.size() * sizeof(T));
+  return out;
+}
+
+/// One busy window on `stream` of device 0, and an event after it.
+struct Busy {
+  Event after;
+  Busy(Backend& be, StreamHandle stream) : after(be, 0) {
+    keep_busy(0, stream, busy_ms());
+    after.record(stream);
+  }
+  bool still() const { return still_busy(after); }
+};
+
+// --- host -> device ---------------------------------------------------------------------------
+
+/// `bounded`: more chunks than ring slots, so the call itself waits for the first copies (the
+/// busy window then closes before it returns): only the values and the source are checked.
+void host_to_device_case(std::size_t n, std::optional<DType> cast, const char* what, bool bounded = false) {
+  Backend& be = test_backend();
+  auto src = iota_values<float>(n);
+  const auto expected = src;
+  Busy busy(be, be.current_stream(0));
+  Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
+                             non_blocking_to(test_device(0), cast));
+  const bool was_busy = busy.still();
+  if (was_busy) EXPECT_FALSE(r.is_ready()) << what << ": the copy is queued behind the busy work";
+  // XFER-4: the source has been read; overwriting it now must not change the result.
+  std::fill(src.begin(), src.end(), -5.0f);
+  EXPECT_EQ(read_back<float>(r, DType::float32), expected) << what;
+  EXPECT_TRUE(r.is_ready()) << what;
+  if (!bounded) ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy current stream");
+}
+
+TEST(DEVICE_SUITE(NonBlocking), HostToDeviceSmallCopyReturnsBeforeTheCopyAndTheSourceIsFree) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  host_to_device_case(1000, std::nullopt, "small copy");
+}
+
+// 10 MiB of float32: 3 chunks of 4 MiB, one per ring slot, so nothing waits for a slot and
+// the call returns with every copy queued; the float32 -> float64 cast runs on the cast stream,
+// which the result's stream then waits for.
+TEST(DEVICE_SUITE(NonBlocking), HostToDeviceThroughTheRingWithADeviceCast) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  host_to_device_case(std::size_t(5) << 19, DType::float64, "ring + device cast");
+}
+
+TEST(DEVICE_SUITE(NonBlocking), HostToDeviceRingSameDtype) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  host_to_device_case(std::size_t(5) << 19, std::nullopt, "ring");
+}
+
+// 24 MiB: 6 chunks through 3 slots. The staging is bounded: the call waits for the first
+// copies to free their slots (XFER-4: "blocks only for the part that does not fit").
+TEST(DEVICE_SUITE(NonBlocking), HostToDeviceLargerThanTheRingBlocksOnlyForWhatDoesNotFit) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  host_to_device_case(std::size_t(6) << 20, DType::float64, "bounded ring + device cast", /*bounded=*/true);
+}
+
+TEST(DEVICE_SUITE(NonBlocking), TheResultIsReadyInOrderOnTheNamedStream) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  Stream mine(be, 0);
+  const std::size_t n = 1 << 16;
+  auto src = iota_values<int32_t>(n);
+  Busy busy(be, mine.get());
+  Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::int32, Dims{int64_t(n)})),
+                             non_blocking_to(test_device(0), std::nullopt, mine.get()));
+  ASSERT_NE(r.storage()->pending(), nullptr);
+  EXPECT_EQ(r.storage()->pending()->stream(), mine.get()) << "the work is queued on the named stream";
+  // Work queued later on the named stream sees the result, with no wait by the host.
+  std::vector<int32_t> out(n, 0);
+  be.copy_async(out.data(), Device::cpu(), r.data_ptr(), r.device(), n * sizeof(int32_t), mine.get());
+  const bool was_busy = busy.still();
+  be.synchronize_stream(mine.get());
+  EXPECT_EQ(out, iota_values<int32_t>(n));
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the named stream");
+}
+
+TEST(DEVICE_SUITE(NonBlocking), AnotherStreamOrderedAfterTheResultReadsFinalBytes) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  const std::size_t n = 1 << 16;
+  auto src = iota_values<float>(n);
+  Busy busy(be, be.current_stream(0));
+  Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
+                             non_blocking_to(test_device(0)));
+  ForeignStream consumer(0);
+  r.storage()->pending()->order_before(consumer.get());
+  std::vector<float> out(n, 0.0f);
+  be.copy_async(out.data(), Device::cpu(), r.data_ptr(), r.device(), n * sizeof(float), consumer.get());
+  const bool was_busy = busy.still();
+  be.synchronize_stream(consumer.get());
+  EXPECT_EQ(out, iota_values<float>(n));
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy current stream");
+}
+
+// --- device -> host, device -> device ---------------------------------------------------------
+
+TEST(DEVICE_SUITE(NonBlocking), DeviceToHostResultIsPinnedAndReadsWait) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  const std::size_t rows = 300, cols = 500;
+  auto host = iota_values<double>(rows * cols);
+  Tensor dev = reference::as_tensor(
+      Source(ArrayView::contiguous(host.data(), DType::float64, Dims{int64_t(rows), int64_t(cols)})),
+      Options{DType::float64, test_device(0), std::nullopt});
+  for (const char* what : {"same dtype", "cast on the device", "transposed gather + cast"}) {
+    SCOPED_TRACE(what);
+    const bool cast = std::strcmp(what, "same dtype") != 0;
+    Tensor source = dev;
+    if (std::strcmp(what, "transposed gather + cast") == 0)
+      source = Tensor::make(dev.storage(), 0, Dims{int64_t(cols), int64_t(rows)}, Dims{1, int64_t(cols)}, DType::float64);
+    Busy busy(be, be.current_stream(0));
+    Tensor r = impl::as_tensor(Source(source), non_blocking_to(Device::cpu(), cast ? std::optional(DType::float32) : std::nullopt));
+    const bool was_busy = busy.still();
+    if (was_busy) EXPECT_FALSE(r.is_ready());
+    EXPECT_TRUE(r.storage()->pinned()) << "the copy lands in pinned host memory";
+    // A host read of the pending result through the library (a host copy of it) must wait. It
+    // comes first: the reference's blocking copies below wait for the whole device.
+    Tensor got = impl::as_tensor(Source(r), Options{std::nullopt, Device::cpu(), true});
+    Tensor want = reference::as_tensor(Source(source), Options{cast ? std::optional(DType::float32) : std::nullopt, Device::cpu(), std::nullopt});
+    expect_same_tensor(got, want, what);
+    EXPECT_TRUE(r.is_ready());
+    if (!was_busy) GTEST_SKIP() << "inconclusive: the busy window closed early (" << what << ")";
+  }
+}
+
+TEST(DEVICE_SUITE(NonBlocking), DeviceToDeviceWithACast) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  const std::size_t n = 1 << 18;
+  auto host = iota_values<int16_t>(n);
+  Tensor dev = reference::as_tensor(Source(ArrayView::contiguous(host.data(), DType::int16, Dims{int64_t(n)})),
+                                    Options{std::nullopt, test_device(0), std::nullopt});
+  Busy busy(be, be.current_stream(0));
+  Tensor r = impl::as_tensor(Source(dev), non_blocking_to(test_device(0), DType::float32));
+  const bool was_busy = busy.still();
+  if (was_busy) EXPECT_FALSE(r.is_ready());
+  dev = Tensor();  // the source may go at once: the pending work holds it
+  std::vector<float> want(host.begin(), host.end());
+  EXPECT_EQ(read_back<float>(r, DType::float32), want);
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy current stream");
+}
+
+// --- what does not change ---------------------------------------------------------------------
+
+TEST(DEVICE_SUITE(NonBlocking), ErrorsComeFromTheCallItself) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  std::vector<float> src(16, 1.0f);
+  const ArrayView v = ArrayView::contiguous(src.data(), DType::float32, Dims{16});
+  EXPECT_THROW(impl::as_tensor(Source(v), non_blocking_to(test_device(7))), RuntimeError) << "missing device";
+  // More than any device holds: out of memory at the call (DEV-4), not later.
+  const ArrayView huge = ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(1) << 46});
+  ArrayView broadcast = huge;
+  broadcast.byte_strides = Dims{0};
+  EXPECT_THROW(impl::as_tensor(Source(broadcast), non_blocking_to(test_device(0))), RuntimeError) << "out of memory";
+}
+
+TEST(DEVICE_SUITE(NonBlocking), HostOnlyConversionsIgnoreIt) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  std::vector<double> src(64, 2.5);
+  Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float64, Dims{64})),
+                             non_blocking_to(Device::cpu(), DType::float32));
+  EXPECT_TRUE(r.is_ready());
+  EXPECT_EQ(r.storage()->pending(), nullptr);
+}
+
+TEST(DEVICE_SUITE(NonBlocking), ExplainSaysWhatHappens) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  std::vector<float> src(1 << 12, 1.0f);
+  const ArrayView v = ArrayView::contiguous(src.data(), DType::float32, Dims{1 << 12});
+  const std::string to_dev = impl::explain(Source(v), non_blocking_to(test_device(0)));
+  EXPECT_NE(to_dev.find("non-blocking: returns once the source is staged"), std::string::npos) << to_dev;
+  Tensor dev = reference::as_tensor(Source(v), Options{std::nullopt, test_device(0), std::nullopt});
+  const std::string to_host = impl::explain(Source(dev), non_blocking_to(Device::cpu()));
+  EXPECT_NE(to_host.find("non-blocking: one copy into a pinned host result"), std::string::npos) << to_host;
+  Options blocking;
+  blocking.device = test_device(0);
+  EXPECT_EQ(impl::explain(Source(v), blocking).find("non-blocking"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace astensor::testing
