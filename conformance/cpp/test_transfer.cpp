@@ -2,7 +2,9 @@
 // reference's copy_plain bit for bit (XFER-2, XFER-3) for every path; the plan (cast
 // placement, staging, direct copies) is checked through the backend's link counters;
 // XFER-1 under random delays; cross-device copies; CAI-3 / DLP-2 producer streams (a
-// foreign stream kept busy, cuda_test_util.h); leaks from the library's own counts.
+// foreign stream kept busy, cuda_test_util.h); leaks from the library's own counts. The
+// small-copy path is test_transfer_small.cpp, the pinned pool test_pinned_pool.cpp; their
+// shared helpers transfer_test_util.h.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
@@ -15,6 +17,7 @@
 
 #include "conformance/cpp/cuda_test_util.h"
 #include "conformance/cpp/device_test_util.h"
+#include "conformance/cpp/transfer_test_util.h"
 #include "core/cast.h"
 #include "core/error.h"
 #include "backends/sim/sim.h"
@@ -27,77 +30,8 @@ using namespace astensor::testing;
 using astensor::impl::CastSite;
 using astensor::transfer::TransferOptions;
 
-namespace {
+using namespace astensor::testing::transfer_suite;
 
-/// A host buffer with a strided view over it. Values are random bytes (any bit pattern,
-/// NaN payloads included), except bool, whose storage must be 0 or 1.
-struct HostArray {
-  std::vector<unsigned char> bytes;
-  ArrayView view;
-};
-
-enum class Layout { Contiguous, Transposed, Stepped, Negative, Packed };
-const char* layout_name(Layout l) {
-  switch (l) {
-    case Layout::Contiguous: return "contiguous";
-    case Layout::Transposed: return "transposed";
-    case Layout::Stepped: return "stepped";
-    case Layout::Negative: return "negative";
-    case Layout::Packed: return "packed";
-  }
-  return "?";
-}
-
-/// A (rows, cols) view of dtype `dt` in one of the layouts; `swapped` marks it byteswapped.
-HostArray make_array(DType dt, int64_t rows, int64_t cols, Layout layout, bool swapped, uint32_t seed) {
-  const int64_t isz = static_cast<int64_t>(itemsize(dt));
-  HostArray a;
-  const int64_t pad = layout == Layout::Packed ? 3 : 0;  // bytes between elements: misaligned
-  const int64_t step = layout == Layout::Stepped ? 2 : 1;
-  const int64_t elem = isz + pad;
-  const std::size_t n = static_cast<std::size_t>(rows * cols * step * elem + 16);
-  a.bytes.resize(n);
-  std::mt19937 rng(seed);
-  for (auto& b : a.bytes) b = static_cast<unsigned char>(rng());
-  if (dt == DType::bool_)
-    for (auto& b : a.bytes) b &= 1;
-  ArrayView& v = a.view;
-  v.dtype = dt;
-  v.byteswapped = swapped;
-  v.shape = {rows, cols};
-  char* base = reinterpret_cast<char*>(a.bytes.data()) + 1;  // misaligned on purpose (ARR-6)
-  switch (layout) {
-    case Layout::Contiguous: v.byte_strides = {cols * isz, isz}; v.data = base; break;
-    case Layout::Transposed: v.byte_strides = {isz, rows * isz}; v.data = base; break;
-    case Layout::Stepped: v.byte_strides = {cols * step * isz, step * isz}; v.data = base; break;
-    case Layout::Negative:
-      v.byte_strides = {-cols * isz, isz};
-      v.data = base + (rows - 1) * cols * isz;
-      break;
-    case Layout::Packed: v.byte_strides = {cols * elem, elem}; v.data = base; break;
-  }
-  return a;
-}
-
-/// Device memory straight from the backend, released at scope end.
-struct DeviceBlock {
-  Backend& be;
-  int dev;
-  void* p;
-  DeviceBlock(Backend& b, int d, std::size_t n) : be(b), dev(d), p(b.allocate(d, n)) {}
-  ~DeviceBlock() { be.deallocate(dev, p); }
-  DeviceBlock(const DeviceBlock&) = delete;
-  DeviceBlock& operator=(const DeviceBlock&) = delete;
-};
-
-TransferOptions small_chunks(std::size_t chunk = 4096, int slots = 3) {
-  TransferOptions o;
-  o.chunk_bytes = chunk;
-  o.slots = slots;
-  return o;
-}
-
-}  // namespace
 
 // --- results equal the reference ------------------------------------------------------------
 
@@ -408,78 +342,6 @@ TEST(DEVICE_SUITE(TransferDevices), HostToHostIsRefusedAndBadDevicesSayWhy) {  /
   }
 }
 
-// --- the pinned pool against a model ------------------------------------------------------------
-
-TEST(DEVICE_SUITE(PinnedPool), AcquireReleaseReuseMatchesAModel) {
-  ASTENSOR_REQUIRE_DEVICES(1);
-  EXPECT_TRUE(rc::check("pinned pool vs model", [] {
-  // A private pool with a small bound, so eviction happens.
-  const std::size_t bound = std::size_t(1) << 20;
-  transfer::PinnedPool pool(test_backend(), bound);
-  struct Held {
-    transfer::PinnedLease lease;
-    std::size_t asked;
-    unsigned char tag;
-  };
-  std::vector<Held> held;
-  std::map<std::size_t, std::size_t> model_free;  // size -> cached blocks
-  std::size_t model_cached = 0;
-  uint64_t model_allocs = 0, model_hits = 0;
-  const int steps = *rc::gen::inRange(1, 60);
-  for (int step = 0; step < steps; ++step) {
-    const bool acquire = held.empty() || *rc::gen::inRange(0, 3) != 0;
-    if (acquire) {
-      const std::size_t n = *rc::gen::inRange<std::size_t>(0, 300000);
-      const std::size_t b = transfer::PinnedPool::block_size(n);
-      if (model_free[b] > 0) {
-        --model_free[b];
-        model_cached -= b;
-        ++model_hits;
-      } else {
-        ++model_allocs;
-      }
-      Held h{pool.acquire(n), n, static_cast<unsigned char>(step)};
-      RC_ASSERT(h.lease.size() == b);
-      RC_ASSERT(h.lease.size() >= n);
-      RC_ASSERT(test_backend().pointer_info(h.lease.data()).kind == MemoryKind::Pinned);
-      std::memset(h.lease.data(), h.tag, h.lease.size());  // usable, and ours alone
-      held.push_back(std::move(h));
-    } else {
-      const std::size_t i = *rc::gen::inRange<std::size_t>(0, held.size());
-      const std::size_t b = held[i].lease.size();
-      // Nobody else wrote into our block while we held it.
-      auto* p = static_cast<unsigned char*>(held[i].lease.data());
-      RC_ASSERT(std::all_of(p, p + b, [&](unsigned char c) { return c == held[i].tag; }));
-      held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
-      if (model_cached + b <= bound) {
-        ++model_free[b];
-        model_cached += b;
-      }
-    }
-    auto st = pool.stats();
-    RC_ASSERT(st.cached_bytes == model_cached);
-    RC_ASSERT(st.cached_bytes <= bound);
-    RC_ASSERT(st.hits == model_hits);
-    RC_ASSERT(st.backend_allocs == model_allocs);
-    RC_ASSERT(st.in_use_blocks == held.size());
-  }
-  }));
-}
-
-TEST(DEVICE_SUITE(PinnedPool), TheSharedPoolIsReusedAcrossTransfers) {  // perf-anchors §2.2
-  ASTENSOR_REQUIRE_DEVICES(1);
-  auto& pool = transfer::pinned_pool(test_device_type());
-  std::vector<float> src(50000, 1.0f);
-  ArrayView v = ArrayView::contiguous(src.data(), DType::float32, {50000});
-  transfer::to_device(v, DType::float32, test_device(0), small_chunks(65536));
-  const auto before = pool.stats();
-  for (int i = 0; i < 5; ++i) transfer::to_device(v, DType::float32, test_device(0), small_chunks(65536));
-  const auto after = pool.stats();
-  EXPECT_EQ(after.backend_allocs, before.backend_allocs) << "no pinned allocation per call";
-  EXPECT_GT(after.hits, before.hits);
-  EXPECT_EQ(after.in_use_blocks, 0u);
-}
-
 TEST(DEVICE_SUITE(TransferDevices), NothingLeaksAcrossPaths) {  // SEQ-6 "nothing is left allocated"
   // The library's own counts: live storages (core/storage.h), the device allocator's blocks
   // in use and held (every backend allocation is either, or was given back), the pinned
@@ -572,85 +434,3 @@ TEST(DEVICE_SUITE(TransferPlan), RegisteredHostBuffersAreCopiedDirectly) {  // p
   EXPECT_TRUE(transfer::describe_transfer(v, DType::int16, test_device(0)).transfer->staged);
 }
 
-// --- the small-copy path (issue 12) -----------------------------------------------------------
-
-// Note [Small copies] in impl/transfer/to_device.cpp: a staged transfer of one chunk that
-// crosses at most TransferOptions::small_copy_bytes runs on one pinned slot and one stream.
-// Every direction and placement of the cast, gathers and byteswaps take it; the results are
-// the reference's bit for bit (XFER-3) under random delays, so a copy read before it landed
-// would show; the stage counters say which path ran.
-TEST(DEVICE_SUITE(TransferSmall), EveryPathTakesTheOneSlotPathAndMatchesTheReference) {  // XFER-1, XFER-3
-  ASTENSOR_REQUIRE_DEVICES(1);
-  sim::ScopedDelays delays(0, 300);
-  struct SmallCase {
-    DType from, to;
-    Layout layout;
-    bool swapped;
-  };
-  const SmallCase cases[] = {
-      {DType::float32, DType::float32, Layout::Contiguous, false},  // plain copy
-      {DType::uint8, DType::float32, Layout::Contiguous, false},    // widening: cast on the device
-      {DType::float64, DType::float32, Layout::Contiguous, false},  // narrowing: cast on the host
-      {DType::float32, DType::float32, Layout::Stepped, false},     // gather on the host
-      {DType::int32, DType::float64, Layout::Negative, true},       // byteswapped, reversed, widening
-  };
-  for (const SmallCase& c : cases) {
-    const std::string what = std::string(name(c.from)) + "->" + name(c.to) + " " + layout_name(c.layout);
-    HostArray a = make_array(c.from, 60, 70, c.layout, c.swapped, 17);
-    const auto up = transfer::describe_transfer(a.view, c.to, test_device(0));
-    ASSERT_TRUE(up.transfer->staged && up.transfer->small) << what << ": " << up.str();
-    EXPECT_NE(up.str().find("small copy: one pinned slot"), std::string::npos) << up.str();
-    EXPECT_EQ(up.transfer->host_threads, 1) << up.str();
-    transfer::reset_stage_counters();
-    Tensor d = transfer::to_device(a.view, c.to, test_device(0));
-    const auto sc = transfer::stage_counters();
-    EXPECT_EQ(sc.transfers, 1u) << what;
-    EXPECT_EQ(sc.small_transfers, 1u) << what;
-    EXPECT_EQ(sc.chunks, 1u) << what;
-    EXPECT_EQ(sc.host_stage_bytes, up.link_bytes()) << what;
-    expect_same_tensor(d, copy_plain(a.view, c.to, test_device(0)), "h2d " + what);
-    // And back: the same dtype, and a narrowing cast (on the device) and a gather of a view.
-    for (DType back : {c.to, DType::float16}) {
-      const ArrayView dv = view_of(d);
-      const auto down = transfer::describe_transfer(dv, back, Device::cpu());
-      ASSERT_TRUE(down.transfer->small) << down.str();
-      transfer::reset_stage_counters();
-      Tensor h = transfer::to_host(dv, back);
-      EXPECT_EQ(transfer::stage_counters().small_transfers, 1u);
-      expect_same_tensor(h, copy_plain(dv, back, Device::cpu()), "d2h " + what + " -> " + name(back));
-    }
-    ArrayView every_other = view_of(d);
-    every_other.shape = {60, 35};
-    every_other.byte_strides = {every_other.byte_strides[0], every_other.byte_strides[1] * 2};
-    Tensor g = transfer::to_host(every_other, c.to);
-    expect_same_tensor(g, copy_plain(every_other, c.to, Device::cpu()), "d2h gather " + what);
-  }
-}
-
-TEST(DEVICE_SUITE(TransferSmall), TheThresholdAndTheChunkDecide) {  // COPY-2
-  ASTENSOR_REQUIRE_DEVICES(1);
-  HostArray a = make_array(DType::float32, 100, 100, Layout::Contiguous, false, 3);  // 40000 bytes
-  TransferOptions o;
-  o.small_copy_bytes = 40000;
-  EXPECT_TRUE(transfer::describe_transfer(a.view, DType::float32, test_device(0), o).transfer->small);
-  o.small_copy_bytes = 39999;  // one byte over the threshold: the ring
-  auto ring = transfer::describe_transfer(a.view, DType::float32, test_device(0), o);
-  EXPECT_FALSE(ring.transfer->small) << ring.str();
-  EXPECT_EQ(ring.str().find("small copy: one pinned slot"), std::string::npos) << ring.str();
-  o.small_copy_bytes = 0;  // off
-  EXPECT_FALSE(transfer::describe_transfer(a.view, DType::float32, test_device(0), o).transfer->small);
-  TransferOptions chunked = small_chunks(4096);  // ten chunks: never the small path
-  EXPECT_FALSE(transfer::describe_transfer(a.view, DType::float32, test_device(0), chunked).transfer->small);
-  transfer::reset_stage_counters();
-  Tensor t = transfer::to_device(a.view, DType::float32, test_device(0), chunked);
-  const auto sc = transfer::stage_counters();
-  EXPECT_EQ(sc.small_transfers, 0u);
-  EXPECT_EQ(sc.chunks, 10u);
-  EXPECT_EQ(sc.host_stage_bytes, 40000u);
-  expect_same_tensor(t, copy_plain(a.view, DType::float32, test_device(0)), "ring");
-  // A pinned source is a direct copy, not a staged one, whatever its size.
-  auto lease = transfer::pinned_pool(test_backend().type()).acquire(4000);
-  ArrayView pinned = ArrayView::contiguous(lease.data(), DType::float32, {1000});
-  auto direct = transfer::describe_transfer(pinned, DType::float32, test_device(0));
-  EXPECT_TRUE(direct.transfer->direct && !direct.transfer->small) << direct.str();
-}
