@@ -436,3 +436,64 @@ def test_bool_bytes_from_a_device_uint8_view(to):
         for kw in (dict(dtype=to), dict(dtype=to, device="cpu")):
             r = astensor.as_tensor(view, **kw)
             assert _bytes(torch.from_dlpack(r)) == _bytes(want), f"bool -> {to}, {kw}"
+
+
+# --- XFER-4: non-blocking conversions (issue 15) ---------------------------------------------
+# A torch stream is kept busy (torch.cuda._sleep) and named with stream=, so the conversion's
+# copy is queued behind the sleep and still pending when the call returns. Not yet run on a GPU.
+
+
+@needs_torch
+def test_xfer4_host_to_device_on_a_named_torch_stream():
+    s = torch.cuda.Stream()
+    a = np.arange(1 << 20, dtype=np.float32)
+    want = a.copy()
+    with torch.cuda.stream(s):
+        torch.cuda._sleep(SLEEP_CYCLES)
+    t = astensor.as_tensor(a, device="cuda", non_blocking=True, stream=s)
+    pending_at_return = not t.is_ready()
+    a[:] = -1  # the source has been read (staged): overwriting it changes nothing
+    # torch work queued later on the same stream sees the result, with no host wait.
+    with torch.cuda.stream(s):
+        seen = torch.from_dlpack(t).clone()  # __dlpack__ orders torch's current stream (s)
+    s.synchronize()
+    np.testing.assert_array_equal(seen.cpu().numpy(), want)
+    assert t.is_ready()
+    if not pending_at_return:
+        pytest.skip("inconclusive: the sleep ended before the call returned")
+
+
+@needs_torch
+def test_xfer4_exports_order_or_wait():
+    s = torch.cuda.Stream()
+    a = np.arange(1 << 20, dtype=np.float32)
+    with torch.cuda.stream(s):
+        torch.cuda._sleep(SLEEP_CYCLES)
+    t = astensor.as_tensor(a, device="cuda", non_blocking=True, stream=s)
+    cai = t.__cuda_array_interface__
+    assert cai["stream"] == s.cuda_stream, "CAI names the stream the work is queued on"
+    other = torch.cuda.Stream()
+    with torch.cuda.stream(other):  # a consumer on another stream: DLPack makes it wait
+        seen = torch.from_dlpack(t).clone()
+    other.synchronize()
+    np.testing.assert_array_equal(seen.cpu().numpy(), a)
+
+
+@needs_torch
+def test_xfer4_device_to_host_reads_wait():
+    x = torch.arange(1 << 20, dtype=torch.float64, device="cuda")
+    torch.cuda.synchronize()
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        torch.cuda._sleep(SLEEP_CYCLES)
+    r = astensor.as_tensor(x, device="cpu", dtype=astensor.float32, non_blocking=True, stream=s)
+    pending_at_return = not r.is_ready()
+    np.testing.assert_array_equal(np.asarray(r), x.cpu().numpy().astype(np.float32))
+    assert r.is_ready()
+    if not pending_at_return:
+        pytest.skip("inconclusive: the sleep ended before the call returned")
+
+
+def test_xfer4_errors_come_from_the_call():
+    with pytest.raises(RuntimeError):
+        astensor.as_tensor(np.ones(4), device="cuda:99", non_blocking=True)
