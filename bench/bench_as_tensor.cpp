@@ -42,6 +42,7 @@ constexpr const char* kOwnHelp =
     "  seq/   nested C++ sequences through NestedReader (host, not under cpu/)\n"
     "  sim/   host <-> the simulated accelerator (sim/h2d, sim/d2h, sim/stage, sim/link, cold)\n"
     "  cuda/  host <-> CUDA; skips with the reason without a device\n"
+    "  overlap/  a loader's loop on sim: blocking vs non_blocking=True conversions overlapping a kernel\n"
     "Every host case: --benchmark_filter='^(cpu|cast|seq)/'.\n"
     "Environment: ASTENSOR_BENCH_MAX_BYTES, ASTENSOR_NUM_THREADS (threads of the optimized\n"
     "implementation's roofline), ASTENSOR_COMMIT.\n"
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
   ab::register_seq();
   ab::register_sim();
   ab::register_cuda();
+  ab::register_overlap();
   ab::register_retained();
 
   benchmark::AddCustomContext("astensor_impls", impl_note);

@@ -10,7 +10,7 @@
 ///   stage_counters.h  the transfer pipeline's stage counters per call
 /// (The cuda/ cases' own timing and buffers are in cuda_harness.h.)
 ///
-/// Case names are "family/what/key:value/...": the family (cpu, cast, seq, sim, cuda) comes
+/// Case names are "family/what/key:value/...": the family (cpu, cast, seq, sim, cuda, overlap) comes
 /// first so that --benchmark_filter selects it, and every axis is a key:value segment that
 /// reports/generate.py parses back.
 
@@ -36,6 +36,7 @@ void register_cast();
 void register_seq();
 void register_sim();
 void register_cuda();
+void register_overlap();  // overlap_cases.cpp (issue 15)
 void register_retained();  // the alloc:retain variants, last (see cpu_cases.cpp)
 
 /// The host conversion loop shared by cpu/copy and cast/...: as_tensor of a host array of

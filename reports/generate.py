@@ -87,7 +87,8 @@ def load_bench(path):
             row["time_s"] = to_seconds(r["real_time"], r["time_unit"])
             for k in ("bytes_per_second", "elems_per_s", "roofline", "roofline_wall", "limit_GBps",
                       "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter", "cold_ms", "warm_ms", "context_ms",
-                      "setup_ms", "link_bytes", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps"):
+                      "setup_ms", "link_bytes", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps",
+                      "per_batch_ms", "bound_ms", "kernel_ms", "link_ms", "efficiency"):
                 if k in r:
                     row[k] = r[k]
             m = re.search(r"out:(\S+)", row["label"])
@@ -446,6 +447,10 @@ def headline(rows, peers):
 
     # The staging pipeline's host side (sim/stage) against memcpy with the same thread count.
     lines.append("\n" + staging_table(ok))
+    # Overlap: blocking against non-blocking conversions in a data loader's loop (issue 15).
+    overlap = overlap_table(ok)
+    if overlap:
+        lines.append("\n" + overlap)
     # The cold first call: one-time set-up (pool, streams, allocator) = cold - warm.
     cold = cold_table(ok)
     if cold:
@@ -502,6 +507,33 @@ def staging_table(ok):
                      fmt_num(r["bytes_per_second"] / 1e9) if "bytes_per_second" in r else "-",
                      fmt_num(r.get("memcpy_interleaved_GBps", r.get("limit_GBps"))), fmt_ratio(ratio), verdict])
     return head + "\n" + md_table(["fill", "size", "threads", "src GB/s", "memcpy GB/s", "ratio", "target"], body)
+
+
+def overlap_table(ok):
+    """overlap/* rows (issue 15): a data loader's loop of k batches, blocking against
+    non-blocking as_tensor, per batch, with the best overlapped schedule as the bound."""
+    ov = [r for r in ok if r["family"] == "overlap" and r.get("per_batch_ms") is not None]
+    if not ov:
+        return ""
+    by = {}
+    for r in ov:
+        key = (r["path"].rsplit("/mode:", 1)[0] if "/mode:" in r["path"] else r["path"], r["axes"].get("bytes", "?"))
+        by.setdefault(key, {})[r["axes"].get("mode", "?")] = r
+    body = []
+    for (path, size), modes in sorted(by.items(), key=lambda kv: (kv[0][0], size_bytes(kv[0][1]) or 0)):
+        b, n = modes.get("blocking"), modes.get("non_blocking")
+        ref = n or b
+        body.append([f"`{path}`", size, fmt_num(ref.get("kernel_ms")), fmt_num(ref.get("link_ms")),
+                     fmt_num(ref.get("bound_ms")), fmt_num(b["per_batch_ms"]) if b else "-",
+                     fmt_num(n["per_batch_ms"]) if n else "-",
+                     fmt_ratio(b["per_batch_ms"] / n["per_batch_ms"]) if b and n else "-",
+                     fmt_ratio(n.get("efficiency")) if n else "-"])
+    return ("**Overlap: convert batch i+1 while a kernel runs on batch i** (`overlap/`, issue 15; sim with "
+            "its link modelled and the kernel a queued pause of the batch's copy time; per batch = the loop's "
+            "time / k; bound = the slowest stage of the best overlapped schedule; higher speedup and "
+            "efficiency are better):\n\n"
+            + md_table(["case", "size", "kernel ms", "link ms", "bound ms", "blocking ms/batch",
+                        "non-blocking ms/batch", "speedup", "non-blocking efficiency"], body))
 
 
 def cold_table(ok):
