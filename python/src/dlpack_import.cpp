@@ -238,7 +238,9 @@ namespace {
 
 /// The protocol integer for a stream handle of `type` (DLP-2, CAI-3).
 intptr_t protocol_stream_id(DeviceType type, StreamHandle h) {
-  if (h == nullptr) {  // CUDA's null stream is the legacy default stream; sim never returns null
+  // No backend returns a null stream (Note [Null handles] in core/backend.h); were a CUDA one to
+  // be null, it would mean the legacy default stream, whose protocol integer is 1.
+  if (h == nullptr) {
     ASTENSOR_CHECK(type == DeviceType::CUDA, "[as_tensor] the current ", device_type_name(type),
                    " stream is null");
     return 1;
