@@ -20,8 +20,13 @@ namespace {
 Tensor transfer(const ArrayView& src, const Plan& p) {
   ASTENSOR_RANGE("transfer");
   if (p.transfer) return transfer::run_transfer(src, p);
-  // Nested data: the host result was allocated after planning (Plan::transfer).
-  return transfer::to_device(src, p.dtype, p.device);
+  // Nested data: the host result was allocated after planning (Plan::transfer), so its
+  // transfer is planned now, with the conversion's non_blocking and stream (XFER-4; the host
+  // result is a temporary, read once the call returns like any other host source).
+  Plan steps = transfer::describe_transfer(src, p.dtype, p.device);
+  steps.non_blocking = p.non_blocking;
+  steps.stream = p.stream;
+  return transfer::run_transfer(src, steps);
 }
 
 /// ARR-1/ARR-2/ARR-7: only the storage and tensor headers are allocated, at the share

@@ -398,7 +398,10 @@ void fill_sequence_fast(R& reader, const SequenceShape& s, void* out) {
 template <class R>
 Plan plan_sequence(R& reader, const Options& options) {
   const Device device = seq_detail::sequence_target(options);
-  return seq_detail::sequence_plan(infer_sequence_fast(reader, options.dtype), device);
+  Plan p = seq_detail::sequence_plan(infer_sequence_fast(reader, options.dtype), device);
+  p.non_blocking = options.non_blocking;  // XFER-4: for the host result's transfer
+  p.stream = options.stream;
+  return p;
 }
 
 /// Runs a plan_sequence() plan: a fresh host tensor filled by walk 2, moved to the device.
@@ -424,10 +427,12 @@ Tensor as_tensor_sequence(R& reader, const Options& options = {}) {
       ASTENSOR_RANGE("sequence_infer_and_fill");
       w.walk(reader.root(), 0);
     }
-    const Plan p = seq_detail::sequence_plan(
+    Plan p = seq_detail::sequence_plan(
         SequenceShape{std::move(w.shape),
                       options.dtype ? *options.dtype : w.acc.value_or(default_dtype())},
         device);
+    p.non_blocking = options.non_blocking;  // XFER-4: for the host result's transfer
+    p.stream = options.stream;
     if (auto storage = w.spec.take(p.dtype)) {
       Tensor host = Tensor::make(std::move(storage), 0, p.shape, p.strides, p.dtype);
       if (p.decision == Decision::Transfer) return seq_detail::sequence_to_device(host, p);

@@ -138,3 +138,13 @@ def test_explain_and_reference():
     assert "non-blocking" not in astensor.explain(a, device="sim:0")
     r = astensor.reference.as_tensor(a, device="sim:0", non_blocking=True)
     assert r.is_ready(), "the reference is blocking, which XFER-4 allows"
+
+
+def test_nested_python_data_too():
+    """Nested lists are filled into a host temporary, whose transfer is non-blocking as well."""
+    data = [[float(i), float(i + 1)] for i in range(5000)]
+    busy()
+    t = astensor.as_tensor(data, device="sim:0", non_blocking=True)
+    assert not t.is_ready(), "the host temporary's copy is queued behind the pause"
+    np.testing.assert_array_equal(astensor.as_tensor(t, device="cpu").numpy(), np.array(data, np.float32))
+    assert t.is_ready()
