@@ -16,6 +16,8 @@
 
 namespace astensor {
 
+class Pending;  // core/pending.h
+
 struct ArrayView {
   const void* data = nullptr;  ///< element [0,...,0]; may be null when numel == 0
   DType dtype = DType::float32;
@@ -28,6 +30,10 @@ struct ArrayView {
   /// CUDA producers (CAI-3, DLP-2): the stream the producer's pending work is on; the
   /// consumer orders its reads after it. nullopt: nothing to wait for.
   std::optional<intptr_t> stream;
+  /// One of our own results still being written (a non-blocking conversion's, Note [Pending
+  /// results]): the consumer orders its device reads after it (its event, which lives as long
+  /// as this pointer, so the stream the work ran on may already be gone). Null: nothing.
+  std::shared_ptr<Pending> pending;
 
   /// A C-contiguous view of `shape` over `data`.
   static ArrayView contiguous(const void* data, DType dtype, Dims shape,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/pending.h"
 #include "core/cast.h"
 #include "core/error.h"
 
@@ -39,10 +40,8 @@ void convert_plain(const ArrayView& src, void* dst, DType dst_dtype,
   }
 }
 
-ArrayView view_of(const Tensor& t) {
-  // Note [Pending results]: the view is read, by either implementation, so the bytes must be
-  // final. (A storage without pending work answers from a null pointer.)
-  t.synchronize();
+namespace {
+ArrayView view_without_wait(const Tensor& t) {
   ArrayView v;
   v.data = t.data_ptr();
   v.dtype = t.dtype();
@@ -54,6 +53,22 @@ ArrayView view_of(const Tensor& t) {
   v.device = t.device();
   v.read_only = t.is_read_only();
   v.owner = t.storage();
+  return v;
+}
+}  // namespace
+
+ArrayView view_of(const Tensor& t) {
+  // Note [Pending results]: the view is read, by either implementation, so the bytes must be
+  // final. (A storage without pending work answers from a null pointer.)
+  t.synchronize();
+  return view_without_wait(t);
+}
+
+ArrayView device_view_of(const Tensor& t) {
+  const auto& pending = t.storage()->pending();
+  if (t.device().is_cpu() || !pending || pending->ready()) return view_of(t);
+  ArrayView v = view_without_wait(t);
+  v.pending = pending;
   return v;
 }
 

@@ -62,7 +62,7 @@ Tensor sequence_to_device(const Tensor& host, const Plan& p) {
 Tensor execute(const Source& source, const Plan& p) {
   if (auto* t = std::get_if<Tensor>(&source)) {
     if (p.decision == Decision::ReturnSame) return *t;  // TEN-1
-    Tensor out = copy_view(view_of(*t), p);           // TEN-2, TEN-3, DT-3
+    Tensor out = copy_view(device_view_of(*t), p);    // TEN-2, TEN-3, DT-3 (XFER-4: no host wait)
     if (p.records_grad) record_copy(*t, out);           // GRAD-1
     return out;
   }

@@ -127,7 +127,7 @@ Plan plan_tensor(const Tensor& t, const Options& o, const TensorDecision& d) {
     p.strides = t.strides();
     return p;
   }
-  const ArrayView v = view_of(t);
+  const ArrayView v = device_view_of(t);  // XFER-4: a pending device source is not waited for
   if (o.copy == false) refuse_copy(v, false, p.dtype, p.device);
   if (p.dtype != p.src_dtype) p.add_reason("TEN-2: dtype change");
   if (p.device != p.src_device) p.add_reason("TEN-2: device change");

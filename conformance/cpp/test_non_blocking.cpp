@@ -236,3 +236,37 @@ TEST(DEVICE_SUITE(NonBlocking), ExplainSaysWhatHappens) {
 
 }  // namespace
 }  // namespace astensor::testing
+
+namespace astensor::testing {
+namespace {
+
+// XFER-4: a conversion of a result that is still pending does not wait on the host; its
+// device work is ordered after the pending work (its event), even on another stream.
+TEST(DEVICE_SUITE(NonBlocking), ConversionsOfAPendingResultChainWithoutAHostWait) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  Stream producer(be, 0);
+  const std::size_t n = 1 << 16;
+  auto src = iota_values<float>(n);
+  Busy busy(be, producer.get());
+  Tensor first = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
+                                 non_blocking_to(test_device(0), std::nullopt, producer.get()));
+  // On the current stream (not the producer's), a device cast of the pending result, then a
+  // device -> host copy of that, both non-blocking: neither call may wait for the producer.
+  Tensor second = impl::as_tensor(Source(first), non_blocking_to(test_device(0), DType::float64));
+  Tensor third = impl::as_tensor(Source(second), non_blocking_to(Device::cpu(), DType::float32));
+  const bool was_busy = busy.still();
+  if (was_busy) {
+    EXPECT_FALSE(second.is_ready()) << "ordered after the busy producer stream";
+    EXPECT_FALSE(third.is_ready());
+  }
+  first = Tensor();  // the chain holds what it needs
+  std::vector<float> got(n);
+  third.synchronize();
+  std::memcpy(got.data(), view_of(third).data, n * sizeof(float));
+  EXPECT_EQ(got, iota_values<float>(n)) << "a link of the chain read before the previous one was written";
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy producer stream");
+}
+
+}  // namespace
+}  // namespace astensor::testing

@@ -10,14 +10,18 @@
 
 #include "core/array_view.h"
 #include "core/backend.h"
+#include "core/pending.h"
 
 namespace astensor::transfer {
 
 /// CAI-3, DLP-2: `consumer` waits for the producer's stream, unless it IS that stream (a DLPack
 /// import names the current stream, which the producer has already ordered after its work).
+/// XFER-4: a source that is one of our own pending results (ArrayView::pending, from
+/// device_view_of) orders `consumer` after that work's event instead.
 inline void wait_producer(Backend& be, const ArrayView& src, StreamHandle consumer) {
   if (src.stream && *src.stream != reinterpret_cast<intptr_t>(consumer))
     be.wait_external_stream(src.device.index, *src.stream, consumer);
+  if (src.pending) src.pending->order_before(consumer);
 }
 
 }  // namespace astensor::transfer

@@ -103,7 +103,7 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
     scratch = allocate_device(static_cast<std::size_t>(steps.slots * chunk_elems) * link_itemsize, dev, kernel_stream);
   std::vector<Slot> ring =
       make_ring(be, dev.index, steps.slots, static_cast<std::size_t>(chunk_elems) * link_itemsize, kernel);
-  if (kernel && src.stream) wait_producer(be, src, kernel_stream);
+  if (kernel && (src.stream || src.pending)) wait_producer(be, src, kernel_stream);
   SyncGuard guard(be, stream);
   std::optional<SyncGuard> guard_kernels;
   if (kernel) guard_kernels.emplace(be, kernel_stream);
