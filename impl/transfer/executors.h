@@ -21,6 +21,8 @@ namespace astensor::transfer {
 Tensor run_to_device(const ArrayView& src, const impl::Plan& p);
 /// Device source -> host (to_host.cpp): the small-copy path or the ring.
 Tensor run_to_host(const ArrayView& src, const impl::Plan& p);
+/// Device source -> pinned host memory, non-blocking (to_host.cpp; the planner's direct d2h).
+Tensor run_to_pinned_host(const ArrayView& src, const impl::Plan& p);
 /// Device source -> the same device or a peer of the same backend (device_to_device.cpp).
 Tensor run_device_to_device(const ArrayView& src, const impl::Plan& p);
 

@@ -21,8 +21,6 @@ namespace astensor::transfer {
 
 using impl::CastSite;
 
-namespace {
-
 /// Device -> host, non-blocking (XFER-4; the planner's direct d2h): the result is pinned host
 /// memory from the pool and the copy lands in it; a cast or gather runs first on the device,
 /// in the result's dtype and order. Returns once the work is queued: the result's Pending
@@ -56,8 +54,6 @@ Tensor run_to_pinned_host(const ArrayView& src, const impl::Plan& p) {
   return make_result(out, src, p);
 }
 
-}  // namespace
-
 Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
   ASTENSOR_RANGE("to_host");
   const impl::TransferSteps& steps = *p.transfer;
@@ -65,7 +61,6 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
   const Device dev = src.device;
   Backend& be = backend(dev.type);
   const std::size_t dst_itemsize = itemsize(p.dtype), link_itemsize = itemsize(steps.link_dtype);
-  if (steps.direct) return run_to_pinned_host(src, p);  // non-blocking (planner.cpp)
   // The host output of the CPU copies (impl/cpu/host_alloc.h): large outputs on huge pages
   // from a cache, so a 64 MiB result does not pay 16384 first-touch faults (README.md).
   auto out = impl::cpu::allocate_host(static_cast<std::size_t>(numel) * dst_itemsize);

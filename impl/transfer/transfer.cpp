@@ -21,7 +21,8 @@ void check_accelerator(Device d, const char* what) {
 
 Tensor run_transfer(const ArrayView& src, const impl::Plan& p) {
   if (p.src_device.is_cpu()) return run_to_device(src, p);
-  if (p.device.is_cpu()) return run_to_host(src, p);
+  // Device -> host: the direct plan is the non-blocking one, into a pinned result (planner.cpp).
+  if (p.device.is_cpu()) return p.transfer->direct ? run_to_pinned_host(src, p) : run_to_host(src, p);
   if (p.transfer->via_host) {
     ASTENSOR_RANGE("via_host");
     const TransferOptions& options = p.transfer->options;

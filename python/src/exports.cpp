@@ -192,8 +192,8 @@ py::object dlpack_export(py::handle self, py::object stream, py::object max_vers
                        std::to_string(consumer) + ")");
     if (consumer == 0) throw ValueError("[__dlpack__] stream 0 is disallowed by the DLPack protocol");
   }
-  if (!t.is_ready()) {
-    if (consumer > 0 && t.storage()->pending())
+  if (!t.is_ready()) {  // not ready: the storage has a Pending
+    if (consumer > 0)
       t.storage()->pending()->order_before(reinterpret_cast<StreamHandle>(static_cast<intptr_t>(consumer)));
     else wait_until_final(t);
   }
