@@ -18,6 +18,7 @@
 
 #include "backends/sim/sim.h"
 #include "bench/common.h"
+#include "bench/link_settings.h"
 #include "core/pending.h"
 
 #if ASTENSOR_BENCH_HAVE_IMPL
@@ -31,17 +32,8 @@ namespace {
 #if ASTENSOR_BENCH_HAVE_IMPL
 constexpr int kBatches = 8;
 
-sim::LinkModel overlap_link_model() {
-  sim::LinkModel m;
-  m.enabled = true;
-  m.bandwidth[int(sim::LinkKind::H2DPinned)] = m.bandwidth[int(sim::LinkKind::D2HPinned)] = 4e9;
-  for (double& us : m.latency_us) us = 5;
-  m.engines = 2;
-  return m;
-}
-
 void bm_overlap(benchmark::State& state, bool non_blocking, std::size_t bytes) {
-  const sim::LinkModel model = overlap_link_model();
+  const sim::LinkModel model = link_setting_model(kLinkSettings[0]);  // "slow", as sim/link/slow
   const Device sim0(DeviceType::Sim, 0);
   Backend& be = backend(DeviceType::Sim);
   std::vector<HostArray> batches;
@@ -71,8 +63,7 @@ void bm_overlap(benchmark::State& state, bool non_blocking, std::size_t bytes) {
     state.SetIterationTime(s * kBatches);
     per_batch.push_back(s);
   }
-  std::sort(per_batch.begin(), per_batch.end());
-  const double median = per_batch.empty() ? 0.0 : per_batch[per_batch.size() / 2];
+  const double median = median_of(per_batch);
   // Staging: one host memcpy of the batch at this machine's single-stream rate (measured).
   HostBuffer dst(bytes);
   double staging_s = 1e9;

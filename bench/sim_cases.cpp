@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/common.h"
+#include "bench/link_settings.h"
 #include "reference/as_tensor.h"
 #include "core/backend.h"
 #if ASTENSOR_BENCH_HAVE_IMPL
@@ -146,25 +147,7 @@ void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
 /// (kernels are not modelled). Staging and kernel are timed right after each conversion, so a
 /// busy neighbour slows them and the conversion alike. efficiency = bound / the conversion's
 /// time (medians over the iterations); the target is >= 0.9 from 16 MiB in both settings.
-struct LinkSetting {
-  const char* name;
-  double pinned_bps;
-};
-constexpr LinkSetting kLinkSettings[] = {{"slow", 4e9}, {"fast", 100e9}};
-
-sim::LinkModel link_setting_model(const LinkSetting& s) {
-  sim::LinkModel m;
-  m.enabled = true;
-  m.bandwidth[int(sim::LinkKind::H2DPinned)] = m.bandwidth[int(sim::LinkKind::D2HPinned)] = s.pinned_bps;
-  for (double& us : m.latency_us) us = 5;
-  m.engines = 2;
-  return m;
-}
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
+/// The settings: bench/link_settings.h.
 
 /// `to_host`: D2H of float32 (from, to ignored); else H2D of a pageable host array.
 void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DType from, DType to, std::size_t bytes) {

@@ -188,6 +188,17 @@ inline StreamHandle protocol_stream(int device, intptr_t value) {
 /// True while the work recorded before `e` has not run yet.
 inline bool still_busy(const Event& e) { return !e.query(); }
 
+/// keep_busy(device, stream, busy_ms()) and an event recorded right after it: still() is
+/// still_busy() of that event, what ASTENSOR_SKIP_UNLESS_WAS_BUSY takes.
+struct BusyWindow {
+  Event after;
+  BusyWindow(Backend& be, StreamHandle stream, int device = 0) : after(be, device) {
+    keep_busy(device, stream, busy_ms());
+    after.record(stream);
+  }
+  bool still() const { return still_busy(after); }
+};
+
 /// Ends the test as an inconclusive skip when `was_busy` (still_busy() of an event recorded
 /// after the producer's work, taken once the consumer's work was queued) is false: the
 /// producer had finished, so a missing wait could not have shown. Call it after the data

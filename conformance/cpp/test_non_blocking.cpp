@@ -56,16 +56,6 @@ std::vector<T> read_back(const Tensor& t, DType as) {
   return out;
 }
 
-/// One busy window on `stream` of device 0, and an event after it.
-struct Busy {
-  Event after;
-  Busy(Backend& be, StreamHandle stream) : after(be, 0) {
-    keep_busy(0, stream, busy_ms());
-    after.record(stream);
-  }
-  bool still() const { return still_busy(after); }
-};
-
 // --- host -> device ---------------------------------------------------------------------------
 
 /// `bounded`: more chunks than ring slots, so the call itself waits for the first copies (the
@@ -74,7 +64,7 @@ void host_to_device_case(std::size_t n, std::optional<DType> cast, const char* w
   Backend& be = test_backend();
   auto src = iota_values<float>(n);
   const auto expected = src;
-  Busy busy(be, be.current_stream(0));
+  BusyWindow busy(be, be.current_stream(0));
   Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
                              non_blocking_to(test_device(0), cast));
   const bool was_busy = busy.still();
@@ -117,7 +107,7 @@ TEST(DEVICE_SUITE(NonBlocking), TheResultIsReadyInOrderOnTheNamedStream) {
   Stream mine(be, 0);
   const std::size_t n = 1 << 16;
   auto src = iota_values<int32_t>(n);
-  Busy busy(be, mine.get());
+  BusyWindow busy(be, mine.get());
   Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::int32, Dims{int64_t(n)})),
                              non_blocking_to(test_device(0), std::nullopt, mine.get()));
   ASSERT_NE(r.storage()->pending(), nullptr);
@@ -136,7 +126,7 @@ TEST(DEVICE_SUITE(NonBlocking), AnotherStreamOrderedAfterTheResultReadsFinalByte
   Backend& be = test_backend();
   const std::size_t n = 1 << 16;
   auto src = iota_values<float>(n);
-  Busy busy(be, be.current_stream(0));
+  BusyWindow busy(be, be.current_stream(0));
   Tensor r = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
                              non_blocking_to(test_device(0)));
   ForeignStream consumer(0);
@@ -165,7 +155,7 @@ TEST(DEVICE_SUITE(NonBlocking), DeviceToHostResultIsPinnedAndReadsWait) {
     Tensor source = dev;
     if (std::strcmp(what, "transposed gather + cast") == 0)
       source = Tensor::make(dev.storage(), 0, Dims{int64_t(cols), int64_t(rows)}, Dims{1, int64_t(cols)}, DType::float64);
-    Busy busy(be, be.current_stream(0));
+    BusyWindow busy(be, be.current_stream(0));
     Tensor r = impl::as_tensor(Source(source), non_blocking_to(Device::cpu(), cast ? std::optional(DType::float32) : std::nullopt));
     const bool was_busy = busy.still();
     if (was_busy) EXPECT_FALSE(r.is_ready());
@@ -187,7 +177,7 @@ TEST(DEVICE_SUITE(NonBlocking), DeviceToDeviceWithACast) {
   auto host = iota_values<int16_t>(n);
   Tensor dev = reference::as_tensor(Source(ArrayView::contiguous(host.data(), DType::int16, Dims{int64_t(n)})),
                                     Options{std::nullopt, test_device(0), std::nullopt});
-  Busy busy(be, be.current_stream(0));
+  BusyWindow busy(be, be.current_stream(0));
   Tensor r = impl::as_tensor(Source(dev), non_blocking_to(test_device(0), DType::float32));
   const bool was_busy = busy.still();
   if (was_busy) EXPECT_FALSE(r.is_ready());
@@ -248,7 +238,7 @@ TEST(DEVICE_SUITE(NonBlocking), ConversionsOfAPendingResultChainWithoutAHostWait
   Stream producer(be, 0);
   const std::size_t n = 1 << 16;
   auto src = iota_values<float>(n);
-  Busy busy(be, producer.get());
+  BusyWindow busy(be, producer.get());
   Tensor first = impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
                                  non_blocking_to(test_device(0), std::nullopt, producer.get()));
   // On the current stream (not the producer's), a device cast of the pending result, then a

@@ -21,14 +21,12 @@ TEST(DEVICE_SUITE(Pending), ReadyOnlyAfterTheWorkAndWaitBlocksUntilThen) {
   ASTENSOR_REQUIRE_DEVICES(1);
   Backend& be = test_backend();
   Stream s(be, 0);
-  keep_busy(0, s.get(), busy_ms());
-  Event after(be, 0);  // recorded after the busy work, before the Pending's own event
-  after.record(s.get());
+  BusyWindow busy(be, s.get());  // its event comes before the Pending's own
   Pending p(be, 0, s.get());
-  const bool was_busy = still_busy(after);
+  const bool was_busy = busy.still();
   if (was_busy) EXPECT_FALSE(p.ready()) << "ready while the stream still runs the work before it";
   p.wait();
-  EXPECT_TRUE(after.query()) << "wait() returned before the work had run";
+  EXPECT_TRUE(busy.after.query()) << "wait() returned before the work had run";
   EXPECT_TRUE(p.ready());
   p.wait();  // again: nothing to do
   ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy stream");
@@ -38,14 +36,12 @@ TEST(DEVICE_SUITE(Pending), HeldResourcesLiveUntilTheWorkHasRun) {
   ASTENSOR_REQUIRE_DEVICES(1);
   Backend& be = test_backend();
   Stream s(be, 0);
-  keep_busy(0, s.get(), busy_ms());
-  Event after(be, 0);
-  after.record(s.get());
+  BusyWindow busy(be, s.get());
   auto p = std::make_shared<Pending>(be, 0, s.get());
   auto resource = std::make_shared<int>(7);
   std::weak_ptr<int> watch = resource;
   p->hold(std::move(resource));
-  const bool was_busy = still_busy(after);
+  const bool was_busy = busy.still();
   if (was_busy) {
     EXPECT_FALSE(p->ready());
     EXPECT_FALSE(watch.expired()) << "a resource was dropped while the work could still use it";
@@ -65,19 +61,17 @@ TEST(DEVICE_SUITE(Pending), TheDestructorWaitsForTheWork) {
   ASTENSOR_REQUIRE_DEVICES(1);
   Backend& be = test_backend();
   Stream s(be, 0);
-  keep_busy(0, s.get(), busy_ms());
-  Event after(be, 0);
+  BusyWindow busy(be, s.get());
   std::weak_ptr<int> watch;
   bool was_busy = false;
-  after.record(s.get());
   {
     Pending p(be, 0, s.get());
     auto resource = std::make_shared<int>(1);
     watch = resource;
     p.hold(std::move(resource));
-    was_busy = still_busy(after);
+    was_busy = busy.still();
   }
-  EXPECT_TRUE(after.query()) << "~Pending returned before the work had run";
+  EXPECT_TRUE(busy.after.query()) << "~Pending returned before the work had run";
   EXPECT_TRUE(watch.expired());
   ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy stream");
 }
@@ -114,14 +108,12 @@ TEST(DEVICE_SUITE(Pending), StorageAndTensorAnswerThroughTheirPending) {
   Tensor t = Tensor::make(storage, 0, Dims{16}, Dims{1}, DType::float32);
   EXPECT_TRUE(t.is_ready()) << "a storage without a Pending is ready";
   Stream s(be, 0);
-  keep_busy(0, s.get(), busy_ms());
-  Event after(be, 0);
-  after.record(s.get());
+  BusyWindow busy(be, s.get());
   storage->set_pending(std::make_shared<Pending>(be, 0, s.get()));
-  const bool was_busy = still_busy(after);
+  const bool was_busy = busy.still();
   if (was_busy) EXPECT_FALSE(t.is_ready());
   t.synchronize();
-  EXPECT_TRUE(after.query());
+  EXPECT_TRUE(busy.after.query());
   EXPECT_TRUE(t.is_ready());
   ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy stream");
 }
