@@ -6,6 +6,7 @@
 // depended on the window still being open ends in an inconclusive skip when it closed early.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -20,6 +21,7 @@
 #include "core/storage.h"
 #include "impl/as_tensor.h"
 #include "impl/plan.h"
+#include "impl/transfer/pinned_pool.h"
 #include "reference/as_tensor.h"
 
 namespace astensor::testing {
@@ -256,6 +258,39 @@ TEST(DEVICE_SUITE(NonBlocking), ConversionsOfAPendingResultChainWithoutAHostWait
   std::memcpy(got.data(), view_of(third).data, n * sizeof(float));
   EXPECT_EQ(got, iota_values<float>(n)) << "a link of the chain read before the previous one was written";
   ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy producer stream");
+}
+
+// A data loader's loop (Note [Reaping finished non-blocking work]): batches converted one after
+// another, each result kept and never asked whether it is ready. The staging slots of finished
+// copies must come back to the pinned pool, and its leased bytes stay within its bound: before,
+// every batch leased a fresh ring (12 MiB here) for as long as its result lived.
+TEST(DEVICE_SUITE(NonBlocking), ALoaderKeepingEveryResultUnaskedStaysWithinThePinnedBound) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  auto& pool = transfer::pinned_pool(test_device_type());
+  const std::size_t bound = pool.max_cached_bytes();
+  const std::size_t n = std::size_t(5) << 19;  // 10 MiB of float32: a 3-slot ring of 4 MiB
+  const std::size_t ring = 3 * transfer::PinnedPool::block_size(std::size_t(4) << 20);
+  if (bound > (std::size_t(512) << 20))
+    GTEST_SKIP() << "the pinned bound (ASTENSOR_PINNED_POOL_MB) is " << (bound >> 20)
+                 << " MiB: this test leases twice that, and caps itself at 1 GiB";
+  const int batches = static_cast<int>(2 * bound / ring) + 1;
+  const std::size_t leased_before = pool.stats().in_use_bytes;
+  std::vector<float> src(n);
+  std::vector<Tensor> kept;
+  std::size_t most_leased = 0;
+  for (int b = 0; b < batches; ++b) {
+    std::iota(src.begin(), src.end(), static_cast<float>(b));
+    kept.push_back(impl::as_tensor(Source(ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(n)})),
+                                   non_blocking_to(test_device(0))));
+    most_leased = std::max(most_leased, pool.stats().in_use_bytes - leased_before);
+  }
+  EXPECT_LE(most_leased, bound) << batches << " batches of 10 MiB kept unasked leased " << (most_leased >> 20)
+                                << " MiB of pinned staging; the bound is " << (bound >> 20) << " MiB";
+  for (int b = 0; b < batches; b += 7) {
+    std::vector<float> want(n);
+    std::iota(want.begin(), want.end(), static_cast<float>(b));
+    EXPECT_EQ(read_back<float>(kept[static_cast<std::size_t>(b)], DType::float32), want) << "batch " << b;
+  }
 }
 
 }  // namespace

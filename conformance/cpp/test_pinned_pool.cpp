@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 
 #include "conformance/cpp/cuda_test_util.h"
@@ -15,8 +16,10 @@
 #include "conformance/cpp/transfer_test_util.h"
 #include "core/cast.h"
 #include "core/error.h"
+#include "core/pending.h"
 #include "backends/sim/sim.h"
 #include "impl/transfer/device_allocator.h"
+#include "impl/transfer/pending_reaper.h"
 #include "impl/transfer/pinned_pool.h"
 #include "impl/transfer/transfer.h"
 
@@ -99,3 +102,66 @@ TEST(DEVICE_SUITE(PinnedPool), TheSharedPoolIsReusedAcrossTransfers) {  // perf-
   EXPECT_EQ(after.in_use_blocks, 0u);
 }
 
+
+// --- Note [Reaping finished non-blocking work] (XFER-4) ------------------------------------------
+
+/// A block of `pool` held by a Pending on `s` (a non-blocking result's staging slot), tracked
+/// as the executors track theirs; the caller keeps the Pending, as a result would.
+std::shared_ptr<Pending> held_by_pending(transfer::PinnedPool& pool, std::size_t bytes, StreamHandle s) {
+  auto lease = std::make_shared<transfer::PinnedLease>(pool.acquire(bytes));
+  auto pending = std::make_shared<Pending>(test_backend(), 0, s);
+  pending->hold(std::move(lease));
+  transfer::track_pending(pending);
+  return pending;
+}
+
+// A data loader keeps batch i alive and never asks whether it is ready: the block its copy
+// read from must still come back once the copy is done, at the next miss.
+TEST(DEVICE_SUITE(PinnedPool), AMissReapsTheBlocksOfFinishedWorkNobodyAskedAbout) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  transfer::PinnedPool pool(be, std::size_t(64) << 20);
+  Stream s(be, 0);
+  keep_busy(0, s.get(), 1);  // some work for the Pending to wait for
+  auto pending = held_by_pending(pool, std::size_t(1) << 20, s.get());
+  be.synchronize_stream(s.get());  // the work is done; `pending` is not asked
+  const auto before = pool.stats();
+  transfer::PinnedLease again = pool.acquire(std::size_t(1) << 20);
+  const auto after = pool.stats();
+  EXPECT_EQ(after.backend_allocs, before.backend_allocs) << "the finished work's block is reused";
+  EXPECT_EQ(after.hits, before.hits + 1);
+  EXPECT_EQ(after.bound_waits, before.bound_waits) << "under the bound nothing waits";
+}
+
+// Over its bound, a miss waits for the oldest work in flight to give a block back rather than
+// pin more: pinned memory stays bounded however far a caller runs ahead of the device.
+TEST(DEVICE_SUITE(PinnedPool), OverItsBoundAMissWaitsForWorkInFlightInsteadOfPinningMore) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  const std::size_t block = std::size_t(1) << 20;
+  transfer::PinnedPool pool(be, block);  // room for one leased block
+  Stream s(be, 0);
+  BusyWindow busy(be, s.get());
+  auto pending = held_by_pending(pool, block, s.get());
+  const auto before = pool.stats();
+  const bool was_busy = busy.still();
+  transfer::PinnedLease again = pool.acquire(block);
+  const auto after = pool.stats();
+  EXPECT_EQ(after.backend_allocs, before.backend_allocs) << "no block pinned past the bound";
+  EXPECT_EQ(after.in_use_bytes, block);
+  EXPECT_TRUE(pending->ready()) << "the block came back because its work completed";
+  if (was_busy) EXPECT_EQ(after.bound_waits, before.bound_waits + 1);
+  ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the work holding the block");
+}
+
+// Nothing tracked in flight: over the bound, the pool pins (a blocking caller's ring must not
+// wait forever for nothing).
+TEST(DEVICE_SUITE(PinnedPool), OverItsBoundWithNothingInFlightItStillPins) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  const std::size_t block = std::size_t(1) << 20;
+  transfer::PinnedPool pool(test_backend(), block);
+  transfer::PinnedLease first = pool.acquire(block);
+  transfer::PinnedLease second = pool.acquire(block);
+  EXPECT_TRUE(second);
+  EXPECT_EQ(pool.stats().in_use_bytes, 2 * block);
+}

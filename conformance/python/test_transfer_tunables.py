@@ -55,6 +55,13 @@ def test_the_small_copy_threshold_is_a_tunable():
     assert "small copy off (env)" in line and "small copy: one pinned slot" not in line, line
 
 
+def test_xfer3_a_pinned_bound_smaller_than_the_ring_changes_no_result():
+    """ASTENSOR_PINNED_POOL_MB=1 is below one 4 MiB slot: every blocking conversion still pins
+    what it needs (nothing in flight to wait for) and the results stay bit-equal."""
+    r = run({"ASTENSOR_PINNED_POOL_MB": "1", "ASTENSOR_SMALL_COPY": "0"})
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("chunk,slots,threads,site", [("64KiB", "1", "1", "device"), ("1048576", "2", "3", "host"),
                                                       ("16MiB", "4", "2", "auto")])
 def test_xfer3_results_do_not_depend_on_the_tunables(chunk, slots, threads, site):
@@ -77,7 +84,9 @@ def test_xfer3_results_do_not_depend_on_the_tunables(chunk, slots, threads, site
 @pytest.mark.parametrize("var,value", [("ASTENSOR_STAGING_CHUNK", "lots"), ("ASTENSOR_STAGING_CHUNK", "16"),
                                        ("ASTENSOR_STAGING_SLOTS", "0"), ("ASTENSOR_STAGING_SLOTS", "3x"),
                                        ("ASTENSOR_STAGING_THREADS", "-1"), ("ASTENSOR_CAST_SITE", "gpu"),
-                                       ("ASTENSOR_SMALL_COPY", "2GiB"), ("ASTENSOR_SMALL_COPY", "-1")])
+                                       ("ASTENSOR_SMALL_COPY", "2GiB"), ("ASTENSOR_SMALL_COPY", "-1"),
+                                       ("ASTENSOR_PINNED_POOL_MB", "lots"), ("ASTENSOR_PINNED_POOL_MB", "0"),
+                                       ("ASTENSOR_PINNED_POOL_MB", "2.5")])
 def test_a_bad_setting_is_a_value_error_naming_it(var, value):
     r = run({var: value})
     assert r.returncode != 0

@@ -14,6 +14,7 @@
 #include "core/storage.h"
 #include "core/tensor.h"
 #include "impl/plan.h"
+#include "impl/transfer/pending_reaper.h"
 
 namespace astensor::transfer {
 
@@ -67,6 +68,7 @@ inline std::shared_ptr<Pending> make_pending(Backend& be, int device, StreamHand
   auto pending = std::make_shared<Pending>(be, device, stream);
   for (const auto& k : keep)
     if (k) pending->hold(k);
+  track_pending(pending);  // Note [Reaping finished non-blocking work]
   return pending;
 }
 

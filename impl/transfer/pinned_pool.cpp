@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/trace.h"
 #include "impl/cpu/copy.h"
+#include "impl/transfer/pending_reaper.h"
 
 namespace astensor::transfer {
 
@@ -53,21 +54,39 @@ std::size_t PinnedPool::block_size(std::size_t nbytes) {
 
 PinnedPool::~PinnedPool() { trim(); }
 
+std::optional<PinnedLease> PinnedPool::take_cached(std::size_t n) {
+  std::lock_guard<std::mutex> g(m_);
+  auto it = free_.find(n);
+  if (it == free_.end() || it->second.empty()) return std::nullopt;
+  void* p = it->second.back();
+  it->second.pop_back();
+  stats_.cached_bytes -= n;
+  --stats_.cached_blocks;
+  stats_.in_use_bytes += n;
+  ++stats_.in_use_blocks;
+  ++stats_.hits;
+  return PinnedLease(this, p, n);
+}
+
+bool PinnedPool::over_bound(std::size_t n) const {
+  std::lock_guard<std::mutex> g(m_);
+  return stats_.in_use_bytes + n > max_cached_;
+}
+
 PinnedLease PinnedPool::acquire(std::size_t nbytes) {
   const std::size_t n = block_size(nbytes);
-  {
-    std::lock_guard<std::mutex> g(m_);
-    auto it = free_.find(n);
-    if (it != free_.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      stats_.cached_bytes -= n;
-      --stats_.cached_blocks;
-      stats_.in_use_bytes += n;
-      ++stats_.in_use_blocks;
-      ++stats_.hits;
-      return PinnedLease(this, p, n);
+  if (auto lease = take_cached(n)) return std::move(*lease);
+  // Note [Reaping finished non-blocking work]: a miss first takes back the blocks of
+  // non-blocking work that has completed; over the bound, it waits for the oldest such work
+  // rather than pin more (until nothing tracked is in flight).
+  reap_pending();
+  if (auto lease = take_cached(n)) return std::move(*lease);
+  while (over_bound(n) && wait_oldest_pending()) {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      ++stats_.bound_waits;
     }
+    if (auto lease = take_cached(n)) return std::move(*lease);
   }
   ASTENSOR_RANGE("pinned_pool_alloc");
   void* p = be_.allocate_pinned(n);  // outside the lock: it can take milliseconds
@@ -131,10 +150,17 @@ PinnedPool::Stats PinnedPool::stats() const {
 PinnedPool& pinned_pool(DeviceType type) {
   const int i = static_cast<int>(type);
   std::call_once(g_once[i], [&] {
-    // The cache bound: ASTENSOR_PINNED_POOL_MB (default 256 MiB).
+    // The bound: ASTENSOR_PINNED_POOL_MB (default 256 MiB); a ValueError (COPY-2) when it is
+    // not a whole number of MiB from 1 to 1048576 (call_once then tries again next time).
     std::size_t bound = PinnedPool::kDefaultMaxCached;
-    if (const char* e = std::getenv("ASTENSOR_PINNED_POOL_MB"); e && *e)
-      bound = static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20;
+    if (const char* e = std::getenv("ASTENSOR_PINNED_POOL_MB"); e && *e) {
+      char* end = nullptr;
+      const unsigned long long mib = std::strtoull(e, &end, 10);
+      ASTENSOR_CHECK_VALUE(*e >= '0' && *e <= '9' && end && *end == '\0' && mib >= 1 && mib <= (1ull << 20),
+                           "[transfer] ASTENSOR_PINNED_POOL_MB='", e,
+                           "' is invalid: expected a whole number of MiB from 1 to 1048576 (default 256)");
+      bound = static_cast<std::size_t>(mib) << 20;
+    }
     // Leaked on purpose: leases may be released during static destruction; the cached
     // blocks go back at exit through the hook instead (Note [Caches at exit]).
     g_pools[i].store(new PinnedPool(backend(type), bound), std::memory_order_release);

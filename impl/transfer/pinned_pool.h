@@ -4,7 +4,10 @@
 /// reused. Requests round up to a power of two (at least kMinBlock); freed blocks wait in
 /// per-size free lists; the bytes kept cached are bounded, and a release that would exceed
 /// the bound gives the block back to the backend. The pool knows nothing of streams: whoever
-/// queued work on a block must wait for it before releasing (the staging ring's events).
+/// queued work on a block must wait for it before releasing (the staging ring's events, or a
+/// non-blocking result's Pending). The same bound caps the leased bytes: a miss over it first
+/// reaps and waits for finished non-blocking work (Note [Reaping finished non-blocking work]
+/// in pending_reaper.h) before it pins more.
 /// The process-wide pools give their cached blocks back at exit (Note [Caches at exit] in
 /// device_allocator.h).
 
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/backend.h"
@@ -56,6 +60,7 @@ class PinnedPool {
     uint64_t backend_allocs = 0;     ///< allocate_pinned calls (misses)
     uint64_t backend_frees = 0;
     uint64_t hits = 0;               ///< acquisitions served from the cache
+    uint64_t bound_waits = 0;        ///< waits for in-flight work over the bound
   };
 
   explicit PinnedPool(Backend& be, std::size_t max_cached_bytes = kDefaultMaxCached)
@@ -64,8 +69,10 @@ class PinnedPool {
   PinnedPool(const PinnedPool&) = delete;
   PinnedPool& operator=(const PinnedPool&) = delete;
 
-  /// A block of at least nbytes (rounded by block_size()). Throws RuntimeError when the
-  /// backend cannot pin more memory.
+  /// A block of at least nbytes (rounded by block_size()): a cached one; else, after reaping
+  /// finished non-blocking work, a cached one; else, while the leased bytes would pass the
+  /// bound and tracked work is in flight, one that work gives back once waited for; else a
+  /// new one. Throws RuntimeError when the backend cannot pin more memory.
   PinnedLease acquire(std::size_t nbytes);
   /// Frees every cached block.
   void trim() noexcept;
@@ -83,6 +90,8 @@ class PinnedPool {
  private:
   friend class PinnedLease;
   void release(void* p, std::size_t n) noexcept;
+  std::optional<PinnedLease> take_cached(std::size_t n);
+  bool over_bound(std::size_t n) const;
 
   Backend& be_;
   const std::size_t max_cached_;
