@@ -36,6 +36,8 @@ std::string link_model_problem(const sim::LinkModel& m) {
       return detail::str_cat("the ", kLinkKindNames[k], " latency must be finite, >= 0 and <= 1e9 us (got ",
                              m.latency_us[k], ")");
   }
+  if (!(std::isfinite(m.pin_bytes_per_s) && m.pin_bytes_per_s > 0))
+    return detail::str_cat("the pin rate must be finite and > 0 bytes/s (got ", m.pin_bytes_per_s, ")");
   if (m.engines != 1 && m.engines != 2)
     return detail::str_cat("engines must be 1 or 2 (got ", m.engines, ")");
   return "";
@@ -110,7 +112,7 @@ LinkModel parse_link_model(std::string_view text, std::string_view what) {
                                      item, item.empty() ? "" : "': ", problem,
                                      " (expected \"off\", \"on\" or items like \"h2d_pinned=55GB/s,latency=5us,engines=2\";"
                                      " keys: h2d_pinned d2h_pinned h2d_pageable d2h_pageable d2d peer pinned pageable,"
-                                     " latency, <kind>_latency, engines)"));
+                                     " latency, <kind>_latency, engines, pin)"));
   };
   LinkModel m;
   const std::string_view whole = trim(text);
@@ -151,14 +153,17 @@ LinkModel parse_link_model(std::string_view text, std::string_view what) {
                                                {"TB/s", 1e12}, {"KiB/s", 1024.0}, {"MiB/s", 1048576.0},
                                                {"GiB/s", 1073741824.0}});
       bool kinds[kNumLinkKinds] = {};  // the kinds the key sets
-      if (key == "pinned") kinds[int(LinkKind::H2DPinned)] = kinds[int(LinkKind::D2HPinned)] = true;
+      const bool pin = key == "pin";
+      if (pin) {
+      } else if (key == "pinned") kinds[int(LinkKind::H2DPinned)] = kinds[int(LinkKind::D2HPinned)] = true;
       else if (key == "pageable") kinds[int(LinkKind::H2DPageable)] = kinds[int(LinkKind::D2HPageable)] = true;
       else
         for (int k = 0; k < kNumLinkKinds; ++k) kinds[k] = key == kLinkKindNames[k];
-      if (std::none_of(kinds, kinds + kNumLinkKinds, [](bool b) { return b; })) fail(item, "an unknown key");
+      if (!pin && std::none_of(kinds, kinds + kNumLinkKinds, [](bool b) { return b; })) fail(item, "an unknown key");
       if (!bw || !std::isfinite(*bw) || *bw <= 0)
         fail(item, "a bandwidth is a number > 0 with a unit B/s, KB/s, MB/s, GB/s, TB/s, KiB/s, MiB/s or GiB/s, "
                    "e.g. 55GB/s");
+      if (pin) m.pin_bytes_per_s = *bw;
       for (int k = 0; k < kNumLinkKinds; ++k)
         if (kinds[k]) m.bandwidth[k] = *bw;
     }

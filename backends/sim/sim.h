@@ -112,6 +112,10 @@ struct LinkModel {
   /// Per-operation latency in microseconds, per LinkKind.
   double latency_us[kNumLinkKinds] = {5, 5, 10, 10, 5, 10};
   int engines = 2;  ///< copy engines per device: 1 or 2
+  /// Bytes per second at which new pinned host memory is made (allocate_pinned): CUDA's
+  /// cudaHostAlloc costs about 0.5 s per GiB, so a pinned block made per call, instead of
+  /// reused, must cost on sim what it costs there.
+  double pin_bytes_per_s = 2.15e9;
 
   double bytes_per_s(LinkKind k) const { return bandwidth[static_cast<int>(k)]; }
   /// The modelled seconds of one copy of `bytes` over `k`: latency + bytes / bandwidth.
@@ -127,6 +131,7 @@ struct LinkModel {
 ///   pinned=<bandwidth>          both pinned kinds;  pageable=<bandwidth>: both pageable kinds
 ///   <kind>_latency=<time>       one kind's latency; latency=<time>: every kind's
 ///   engines=1|2
+///   pin=<bandwidth>             how fast new pinned host memory is made (default 2.15GB/s)
 ///   bandwidth: a positive number with B/s, KB/s, MB/s, GB/s, TB/s (powers of 1000) or KiB/s,
 ///              MiB/s, GiB/s (powers of 1024), e.g. 55GB/s, 4.5GiB/s
 ///   time:      a number >= 0 with ns, us or ms, e.g. 5us, 0us, 1.5ms
@@ -141,8 +146,8 @@ LinkModel parse_link_model(std::string_view text, std::string_view what = "ASTEN
 /// ValueError until set_link_model() replaces it. A copy takes the model in force when it is
 /// queued (copy_async) or run (copy_sync).
 LinkModel link_model();
-/// Replaces the model. ValueError for a bandwidth that is not finite and > 0, a latency that
-/// is not finite and >= 0, or engines other than 1 or 2.
+/// Replaces the model. ValueError for a bandwidth (or pin rate) that is not finite and > 0, a
+/// latency that is not finite and >= 0, or engines other than 1 or 2.
 void set_link_model(const LinkModel& model);
 
 /// RAII: a link model for a scope, restoring the previous one.

@@ -102,7 +102,19 @@ class SimBackend final : public Backend {
     engines_[dev][engine_index(*model, c.kind)].run(model->seconds(c.kind, static_cast<double>(nbytes)), copy);
   }
 
-  void* allocate_pinned(std::size_t nbytes) override { return reg_.map(nbytes, -1); }
+  void* allocate_pinned(std::size_t nbytes) override {
+    // Note [the sim link model]: making pinned memory costs what cudaHostAlloc costs. A bad
+    // ASTENSOR_SIM_LINK is reported by the copies, not here: pinning then costs nothing.
+    std::optional<sim::LinkModel> model;
+    try {
+      model = active_link_model();
+    } catch (const ValueError&) {
+    }
+    void* p = reg_.map(nbytes, -1);
+    if (model)
+      std::this_thread::sleep_for(std::chrono::duration<double>(static_cast<double>(nbytes) / model->pin_bytes_per_s));
+    return p;
+  }
   void free_pinned(void* ptr) noexcept override {
     if (ptr && !reg_.unmap(ptr, kPinned))
       std::fprintf(stderr, "astensor: [sim] free_pinned of unknown pointer %p\n", ptr);

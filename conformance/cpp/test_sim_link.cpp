@@ -111,6 +111,8 @@ TEST(SimLinkParse, GoodStrings) {
   EXPECT_EQ(later.bytes_per_s(sim::LinkKind::D2HPinned), 1e9);
   EXPECT_EQ(later.latency_us[int(sim::LinkKind::D2D)], 3);
   EXPECT_EQ(std::string(sim::link_kind_name(sim::LinkKind::D2HPageable)), "d2h_pageable");
+  EXPECT_EQ(sim::LinkModel{}.pin_bytes_per_s, 2.15e9);  // cudaHostAlloc: about 0.5 s per GiB
+  EXPECT_EQ(sim::parse_link_model("pin=1GiB/s").pin_bytes_per_s, 1073741824.0);
 }
 
 TEST(SimLinkParse, BadStringsNameTheVariableAndTheValue) {
@@ -119,7 +121,8 @@ TEST(SimLinkParse, BadStringsNameTheVariableAndTheValue) {
                        "h2d_pinned=infGB/s", "h2d_pinned=nanGB/s", "h2d=4GB/s",   "latency=5",
                        "latency=-1us", "latency=5s",      "h2d_latency=5us",  "engines=3",
                        "engines=0",  "engines=2x",        "engines=",         "pinned=4GB/s,,latency=1us",
-                       "pinned=4GB/s,", "a=b=c",          "on,latency=1us",   "pinned=4 GB/s"};
+                       "pinned=4GB/s,", "a=b=c",          "on,latency=1us",   "pinned=4 GB/s",
+                       "pin=0GB/s",  "pin=fast",          "pin_latency=1us"};
   for (const char* text : bad) {
     const std::string e = parse_error(text);
     EXPECT_NE(e.find("ASTENSOR_SIM_LINK='" + std::string(text) + "'"), std::string::npos)
@@ -146,6 +149,9 @@ TEST(SimLinkParse, SetRefusesInvalidModels) {
   m.latency_us[int(sim::LinkKind::D2D)] = -1;
   EXPECT_THROW(sim::set_link_model(m), ValueError);
   m = uniform_model(1e9, 3);
+  EXPECT_THROW(sim::set_link_model(m), ValueError);
+  m = uniform_model(1e9);
+  m.pin_bytes_per_s = 0;
   EXPECT_THROW(sim::set_link_model(m), ValueError);
   EXPECT_EQ(sim::link_model().enabled, before.enabled);  // unchanged
   {
@@ -230,6 +236,31 @@ TEST(SimLinkTime, ACopyTakesTheModelledTime) {
   EXPECT_GE(t, 0.95 * d2h);
   EXPECT_LE(t, d2h + kSlack);
   EXPECT_EQ(std::memcmp(b.host, b.host2, kBytes), 0);  // the bytes crossed too
+}
+
+// Making pinned memory costs what cudaHostAlloc costs, so a pipeline that pins per call
+// instead of reusing its blocks is as slow on sim as on CUDA (the bug of Note [Reaping
+// finished non-blocking work] cost nothing on sim before).
+TEST(SimLinkTime, MakingPinnedMemoryTakesTheModelledTime) {
+  const std::size_t bytes = std::size_t(16) << 20;
+  sim::LinkModel m = uniform_model(kSlow);
+  m.pin_bytes_per_s = 400e6;  // 16 MiB: 42 ms
+  double t0 = now_s();
+  void* p = sim_be().allocate_pinned(bytes);
+  const double off = now_s() - t0;
+  sim_be().free_pinned(p);
+  double on = 0;
+  {
+    sim::ScopedLinkModel scoped(m);
+    t0 = now_s();
+    p = sim_be().allocate_pinned(bytes);
+    on = now_s() - t0;
+    sim_be().free_pinned(p);
+  }
+  const double want = static_cast<double>(bytes) / m.pin_bytes_per_s;
+  EXPECT_GE(on, 0.95 * want);
+  EXPECT_LE(on, want + kSlack);
+  EXPECT_LT(off, want / 2) << "the model is off: pinning is a plain mapping";
 }
 
 TEST(SimLinkTime, PageableCopiesTakeThePageableRate) {

@@ -23,7 +23,8 @@ namespace astensor::sim_detail {
 // took the engine. The modelled time is therefore a floor, never added to the memcpy: a
 // memcpy slower than the model shows its own time. The last ~150 us of the wait spin (with
 // yields) instead of sleeping, so a sleep's wake-up lag (tens of us) does not inflate short
-// copies.
+// copies. Making pinned host memory (allocate_pinned) costs bytes / pin_bytes_per_s too, as
+// cudaHostAlloc does, so a pipeline that pins per call instead of reusing shows it on sim.
 
 /// The model in force for a copy; nullopt when disabled (the fast path: one atomic load).
 /// ValueError while ASTENSOR_SIM_LINK is bad.
