@@ -497,4 +497,3 @@ def test_xfer4_device_to_host_reads_wait():
 def test_xfer4_errors_come_from_the_call():
     with pytest.raises(RuntimeError):
         astensor.as_tensor(np.ones(4), device="cuda:99", non_blocking=True)
-
