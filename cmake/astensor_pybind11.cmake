@@ -21,5 +21,6 @@ set(ASTENSOR_PYTHON_SOURCES
   ${PROJECT_SOURCE_DIR}/python/src/dlpack_import.cpp ${PROJECT_SOURCE_DIR}/python/src/entry.cpp
   ${PROJECT_SOURCE_DIR}/python/src/exports.cpp ${PROJECT_SOURCE_DIR}/python/src/interfaces.cpp
   ${PROJECT_SOURCE_DIR}/python/src/module.cpp ${PROJECT_SOURCE_DIR}/python/src/sim_testing.cpp
+  ${PROJECT_SOURCE_DIR}/python/src/stream_object.cpp
   ${PROJECT_SOURCE_DIR}/python/src/tensor_object.cpp ${PROJECT_SOURCE_DIR}/python/src/tensor_indexing.cpp
   ${PROJECT_SOURCE_DIR}/python/src/tensor_to_python.cpp ${PROJECT_SOURCE_DIR}/python/src/tensor_conversions.cpp)

@@ -18,6 +18,7 @@ from . import _astensor
 from ._astensor import (  # noqa: F401
     Device,
     GradFn,
+    Stream,
     Tensor,
     as_tensor,
     bfloat16,
@@ -55,7 +56,7 @@ from . import reference  # noqa: E402,F401
 globals()["bool"] = _astensor.bool_
 
 __all__ = [
-    "Device", "GradFn", "Tensor", "as_tensor", "explain", "dtype", "device_count",
+    "Device", "GradFn", "Stream", "Tensor", "as_tensor", "explain", "dtype", "device_count",
     "get_default_device", "get_default_dtype", "set_default_device", "set_default_dtype",
     "is_grad_enabled", "no_grad", "reference", "HAVE_IMPL",
     "bool_", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",

@@ -5,6 +5,7 @@ from . import reference as reference
 from ._astensor import (
     Device as Device,
     GradFn as GradFn,
+    Stream as Stream,
     Tensor as Tensor,
     as_tensor as as_tensor,
     bfloat16 as bfloat16,

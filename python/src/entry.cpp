@@ -5,7 +5,10 @@
 
 #include "core/backend.h"
 #include "core/defaults.h"
+#include "core/pending.h"
+#include "core/storage.h"
 #include "python/src/classify.h"
+#include "python/src/stream_object.h"
 #include "python/src/tensor_object.h"
 #include "reference/as_tensor.h"
 
@@ -189,24 +192,33 @@ namespace {
 struct Args {
   PyObject* data = nullptr;
   Options options;
+  /// stream= as an astensor.Stream (borrowed from the arguments, alive for the call): its
+  /// device is checked against the conversion's (check_stream_device), and a non-blocking
+  /// result holds its owner (hold_stream).
+  const StreamObject* stream_object = nullptr;
 };
 
 bool key_is(PyObject* key, const char* name) {
   return PyUnicode_CompareWithASCIIString(key, name) == 0;
 }
 
-/// XFER-4: `stream=` is None, an int (a cudaStream_t's value, or a sim stream handle from
+/// XFER-4: `stream=` is None, an astensor.Stream (whose device check_stream_device compares
+/// with the conversion's), an int (a cudaStream_t's value, or a sim stream handle from
 /// _sim_testing), or an object carrying one: torch.cuda.Stream (.cuda_stream), cupy's
 /// Stream (.ptr). 0 is refused: it would mean the legacy default stream by accident.
-void* parse_stream(PyObject* s) {
+void* parse_stream(PyObject* s, const StreamObject** object) {
   py::handle h(s);
+  if (const StreamObject* so = stream_object_of(h)) {
+    *object = so;
+    return so->handle;
+  }
   py::object value;
   if (PyLong_Check(s) && !PyBool_Check(s)) value = py::reinterpret_borrow<py::object>(h);
   else if (py::hasattr(h, "cuda_stream")) value = h.attr("cuda_stream");
   else if (py::hasattr(h, "ptr")) value = h.attr("ptr");
   else
-    throw TypeError("[as_tensor] stream must be None, an int stream handle, or a stream object with "
-                    ".cuda_stream (torch) or .ptr (cupy) (got '" + type_name(s) + "')");
+    throw TypeError("[as_tensor] stream must be None, an astensor.Stream, an int stream handle, or a "
+                    "stream object with .cuda_stream (torch) or .ptr (cupy) (got '" + type_name(s) + "')");
   if (!PyLong_Check(value.ptr()) || PyBool_Check(value.ptr()))
     throw TypeError("[as_tensor] the stream handle must be an int (got '" + type_name(value.ptr()) + "')");
   const long long v = PyLong_AsLongLong(value.ptr());
@@ -264,8 +276,43 @@ Args parse_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObjec
       throw TypeError("[as_tensor] non_blocking must be True or False (got " + short_repr(non_blocking) + ")");
     a.options.non_blocking = non_blocking == Py_True;
   }
-  if (stream && stream != Py_None) a.options.stream = parse_stream(stream);
+  if (stream && stream != Py_None) a.options.stream = parse_stream(stream, &a.stream_object);
   return a;
+}
+
+/// XFER-4: the conversion's device work runs on one device, the target's (the source's for
+/// device -> host), and an astensor.Stream must belong to it: ValueError at call time naming
+/// both, before anything is queued. Conversions without device work ignore the stream (as
+/// they ignore non_blocking). An absent device is left for the conversion to report (DEV-3).
+/// (An int or a torch/cupy stream carries no device here; the backend refuses a foreign one
+/// when the work is queued.)
+void check_stream_device(const Args& a, const Source& src) {
+  if (!a.stream_object) return;
+  std::optional<Device> own;
+  if (const auto* t = std::get_if<Tensor>(&src)) own = t->device();
+  else if (const auto* v = std::get_if<ArrayView>(&src)) own = v->device;
+  Device target = own.value_or(Device::cpu());
+  try {
+    if (a.options.device) target = resolve_device(*a.options.device);
+    else if (auto d = default_device()) target = resolve_device(*d);
+  } catch (const Error&) {
+    return;  // the conversion raises it, naming the device
+  }
+  const Device source = own.value_or(Device::cpu());
+  const Device work = target.is_cpu() ? source : target;
+  if (work.is_cpu()) return;
+  const Device s = a.stream_object->device;
+  ASTENSOR_CHECK_VALUE(s == work, "[as_tensor] stream is a stream of ", s.str(), ", but this conversion (",
+                       source.str(), " -> ", target.str(), ") runs on ", work.str(),
+                       "; pass a Stream of ", work.str(), " (or None for its current stream)");
+}
+
+/// A non-blocking result queued on an owned astensor.Stream keeps that stream alive until its
+/// work has run, so the handle __cuda_array_interface__ reports stays valid even when the
+/// Stream object is freed first (Note [Pending results], core/pending.h).
+void hold_stream(const Args& a, const Tensor& r) {
+  if (!a.stream_object || !a.stream_object->owner || !r.defined()) return;
+  if (const auto& pending = r.storage()->pending()) pending->hold(a.stream_object->owner);
 }
 
 /// Arrays and tensors this large are converted without holding the GIL: a copy of them
@@ -300,6 +347,7 @@ PyObject* as_tensor_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwn
   try {
     Args a = parse_args("as_tensor", args, nargs, kwnames);
     Classified c = classify(a.data);
+    check_stream_device(a, c.source);
     Tensor r;
     if (worth_releasing_gil(c.source)) {
       py::gil_scoped_release no_gil;
@@ -307,6 +355,7 @@ PyObject* as_tensor_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwn
     } else {
       r = as_tensor_dispatch(c.source, a.options, kReference);
     }
+    hold_stream(a, r);
     // TEN-1: the same tensor comes back as the same Python object.
     if (is_tensor(a.data) && r.is_same(tensor_of(a.data))) return Py_NewRef(a.data);
     return wrap_tensor(std::move(r));
@@ -331,7 +380,13 @@ PyObject* explain_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObj
   try {
     Args a = parse_args("explain", args, nargs, kwnames);
     Classified c = classify(a.data);
-    std::string s = explain_dispatch(c.source, a.options);
+    std::string s;
+    try {  // COPY-2: a refused stream is described as the plan's error, as impl::explain does
+      check_stream_device(a, c.source);
+    } catch (const ValueError& e) {
+      s = detail::str_cat("as_tensor plan: raises ", error_kind_name(e.kind()), ": ", e.what(), "\n");
+    }
+    if (s.empty()) s = explain_dispatch(c.source, a.options);
     return PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
   } catch (...) {
     set_error_from_current_exception();

@@ -9,6 +9,7 @@
 #include "core/storage.h"
 #include "python/src/entry.h"
 #include "python/src/sim_testing.h"
+#include "python/src/stream_object.h"
 #include "python/src/tensor_object.h"
 
 namespace astensor::python {
@@ -44,8 +45,8 @@ PyMethodDef g_fast_methods[] = {
      "non_blocking: True lets a conversion with device work return once the source has\n"
      "    been read (it may then be modified or freed), while the device copy may still run;\n"
      "    t.is_ready() / t.synchronize(); host reads through astensor wait (XFER-4).\n"
-     "stream: the stream the device work is ordered on (an int handle, a torch or cupy\n"
-     "    stream); None: astensor's current stream of that device.\n\n"
+     "stream: the stream the device work is ordered on (an astensor.Stream, an int handle,\n"
+     "    a torch or cupy stream); None: astensor's current stream of that device.\n\n"
      "The rules in brief: the same tensor comes back when nothing changes (TEN-1); arrays\n"
      "on the same device and dtype are shared, not copied, read-only ones stay read-only\n"
      "(ARR-1, ARR-7); a dtype or device change copies (casts saturate, DT-3); Python data is\n"
@@ -195,6 +196,7 @@ PYBIND11_MODULE(_astensor, m) {
   m.def("is_grad_enabled", &grad_enabled);
 
   init_tensor_type(m);
+  init_stream_type(m);  // astensor.Stream (XFER-4): stream_object.cpp
 
   // Defaults (DT-4, DEV-1)
   m.def("set_default_dtype", [](py::handle d) { set_default_dtype(parse_dtype(d)); }, py::arg("dtype"));
