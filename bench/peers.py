@@ -11,6 +11,10 @@ Columns: numpy, torch, astensor (astensor.as_tensor: the optimized implementatio
 astensor.reference (astensor.reference.as_tensor). When the astensor module cannot be
 imported, its columns say "not built" with the import error, and the rest still runs.
 
+Then the overlap rows (bench/overlap.py: a loop of k batches converted while a kernel runs,
+blocking vs non-blocking as_tensor vs torch's pinned best practice; --no-overlap skips them),
+stored under "overlap" in the JSON.
+
 Output: a table on stdout and JSON (--out) that reports/generate.py reads.
 """
 
@@ -284,6 +288,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=None, help="repeats per case (default 7, quick 3)")
     ap.add_argument("--batch-ms", type=float, default=None, help="time per batch (default 20 ms, quick 2 ms)")
     ap.add_argument("--out", help="write the JSON here")
+    ap.add_argument("--no-overlap", action="store_true", help="skip the overlap rows (bench/overlap.py)")
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch intra-op threads (default 1, like numpy: on a shared 2-core machine "
                          "torch's OpenMP pool stalls for milliseconds whenever the other core is busy)")
@@ -298,6 +303,12 @@ def main(argv=None):
             print(f"peers: column {col}: {st}", flush=True)
     results = run(args.quick, reps, batch_s)
     doc = {"context": ctx, "reps": reps, "batch_s": batch_s, "cases": results}
+    if not args.no_overlap:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import overlap
+
+        print("overlap (bench/overlap.py):", flush=True)
+        doc["overlap"] = overlap.run(args.quick, log=lambda line: print(line, flush=True))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(doc, f, indent=1)

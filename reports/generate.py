@@ -13,7 +13,8 @@ astensor_cuda_device, astensor_run), never from the machine that renders it; a s
 shows Google Benchmark's own comparison (compare.py, Debian libbenchmark-tools) of the
 previous run against this one. Tables: every case with its reference and optimized times, the optimized/reference
 speedup, the roofline fraction and whether the output memory was fresh; the Python peers
-side by side with their ratios; and first, the headline numbers later issues must move.
+side by side with their ratios, then their overlap rows (bench/overlap.py, under "overlap" in
+peers.json); and first, the headline numbers later issues must move.
 Plots (matplotlib; skipped with a note when it is missing): throughput vs size per path with
 the measured limit drawn.
 """
@@ -574,6 +575,48 @@ def peers_table(cases):
                      "astensor/torch time", "speedup astensor vs reference", "torch/numpy time"], body)
 
 
+OVERLAP_TARGET = 1.1
+
+
+def python_overlap_table(overlap):
+    """bench/overlap.py's rows (peers.json "overlap", issue 15): per batch times of blocking and
+    non-blocking as_tensor and torch's best practice in a loop of k batches, against the bound
+    max(copy, kernel) per batch, with the issue's target for non-blocking (ratio <= 1.1)."""
+    if not overlap or not overlap.get("rows"):
+        return ""
+    target = overlap.get("target_ratio", OVERLAP_TARGET)
+    ms = lambda x: fmt_num(x)  # noqa: E731
+    body = []
+    for r in overlap["rows"]:
+        size = _fmt_bytes(r["bytes"]) if r.get("bytes") else "?"
+        if r.get("status") != "ok":
+            body.append([f"`{r.get('device', '?')}`", size, r.get("status", "?")] + ["-"] * 9)
+            continue
+        m = r["modes"]
+        cell = lambda mode: ms(m[mode]["per_batch_ms"]) if "per_batch_ms" in m.get(mode, {}) else _status(m.get(mode, {}))  # noqa: E731
+        nb = m.get("non_blocking", {})
+        ratio = nb.get("ratio")
+        verdict = "-" if ratio is None else ("meets" if ratio <= target else "misses")
+        body.append([f"`{r['device']}`", size,
+                     f"{ms(r.get('bound_ms'))} ({ms(r.get('copy_ms'))} / {ms(r.get('kernel_ms'))})",
+                     f"{ms(r.get('copy_only_ms'))} / {ms(r.get('kernel_only_ms'))}",
+                     cell("blocking"), cell("non_blocking"), cell("torch"),
+                     fmt_ratio(ratio), verdict, fmt_ratio(nb.get("ratio_measured")),
+                     fmt_ratio(r.get("speedup_vs_blocking")), fmt_ratio(r.get("speedup_vs_torch"))])
+    k, link = overlap.get("k", "?"), overlap.get("link", "?")
+    return (f"**Overlap from Python: convert batch i+1 while a kernel runs on batch i** (`bench/overlap.py`, "
+            f"issue 15; k = {k} float32 batches from pageable numpy arrays, {overlap.get('reps', '?')} interleaved "
+            f"repeats, medians; per batch = the loop's time / k; bound = max(copy, kernel) per batch: on sim the "
+            f"modelled copy (link `{link}`) and the kernel a queued pause of that time, on CUDA the pinned copy "
+            f"and a `torch.cuda._sleep` spin measured in the same run; ratio = non-blocking per batch / bound, "
+            f"target <= {target:g}; measured stages = each stage alone (k non-blocking conversions, k kernels), "
+            f"and the ratio against their max; torch = `torch.from_numpy(a).pin_memory().to(dev, "
+            f"non_blocking=True)` on a copy stream):\n\n"
+            + md_table(["device", "batch", "bound ms (copy / kernel)", "measured stages ms (copy / kernel)",
+                        "blocking ms/batch", "non-blocking ms/batch", "torch ms/batch", "ratio", "target",
+                        "ratio vs measured stages", "speedup vs blocking", "speedup vs torch"], body))
+
+
 # --- plots ------------------------------------------------------------------------------------------
 
 HIGHER_FASTER = "higher is faster"
@@ -848,6 +891,10 @@ def generate(bench_path, peers_path, out_dir, root, previous=None, plot_info=Non
         for k, v in bad.items():
             md.append(f"- column `{k}`: {v}")
         md.append("")
+        overlap = python_overlap_table(peers.get("overlap"))
+        if overlap:
+            md.append(overlap)
+            md.append("")
     path = os.path.join(out_dir, "REPORT.md")
     with open(path, "w") as f:
         f.write("\n".join(md).rstrip() + "\n")

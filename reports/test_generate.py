@@ -293,3 +293,70 @@ def test_progress_prefix_counts_cases_and_estimates_time_left():
     now[0] = 20.0
     assert pr.prefix("b/bytes:4KiB/real_time_median   100 ns\n") == "[2/3 ~20s left] "
     assert progress.fmt_left(3725) == "1h02m" and progress.fmt_left(75) == "1m15s"
+
+
+# --- issue 15: the overlap rows of the Python bench (bench/overlap.py) ----------------------------
+
+def _overlap_section():
+    """An "overlap" section as bench/overlap.py writes it: its own _finish fills the ok rows from
+    per-repeat times (seconds per batch), so a change of its schema breaks this test."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench"))
+    import overlap
+
+    def row(device, nbytes, copy_ms, kernel_ms, times):
+        r = {"device": device, "bytes": nbytes, "modes": {}, "status": "ok", "copy_ms": copy_ms,
+             "kernel_ms": kernel_ms, "bound_ms": max(copy_ms, kernel_ms)}
+        if "torch" not in times:
+            r["modes"]["torch"] = {"status": "not run: needs CUDA"}
+        return overlap._finish(r, {m: [t * 1e-3 for t in ts] for m, ts in times.items()}, 24)
+
+    rows = [
+        # 4 MiB: non-blocking 1.5 ms against a bound of 1.0 ms: 1.50x, misses
+        row("sim", 4 << 20, 1.0, 1.0, {"blocking": [2.1, 2.2, 2.0], "non_blocking": [1.5, 1.6, 1.4],
+                                       "copy_only": [1.3, 1.3, 1.3], "kernel_only": [1.1, 1.1, 1.1]}),
+        # 16 MiB: 4.3 ms against 4.0 ms: 1.07x, meets; torch ran (a CUDA-like row)
+        row("cuda", 16 << 20, 4.0, 3.9, {"blocking": [8.0], "non_blocking": [4.3], "torch": [5.16],
+                                         "copy_only": [4.1], "kernel_only": [3.9]}),
+        {"device": "cuda", "bytes": 4 << 20, "modes": {},
+         "status": "not run: no CUDA device (torch.cuda.is_available() is False)"},
+    ]
+    return {"k": 24, "reps": 3, "target_ratio": 1.1, "link": overlap.LINK_SLOW, "rows": rows}
+
+
+def test_python_overlap_table_reports_ratios_speedups_and_the_target():
+    ov = _overlap_section()
+    sim, cuda, absent = ov["rows"]
+    assert sim["meets_target"] is False and cuda["meets_target"] is True
+    assert abs(sim["measured_bound_ms"] - 1.3) < 1e-9 and "copy_only" not in sim["modes"]
+    table = generate.python_overlap_table(ov)
+    lines = [ln for ln in table.splitlines() if ln.startswith("| `")]
+    assert len(lines) == 3
+    sim_line, cuda_line, absent_line = lines
+    cells = [c.strip() for c in sim_line.strip("|").split("|")]
+    assert cells[:2] == ["`sim`", "4 MiB"]
+    assert cells[2] == "1 (1 / 1)" and cells[3] == "1.3 / 1.1"
+    assert cells[4:7] == ["2.1", "1.5", "not run: needs CUDA"]
+    assert cells[7:] == ["1.50x", "misses", "1.15x", "1.40x", "-"]
+    cells = [c.strip() for c in cuda_line.strip("|").split("|")]
+    assert cells[4:7] == ["8", "4.3", "5.16"]
+    assert cells[7:] == ["1.07x", "meets", "1.05x", "1.86x", "1.20x"]
+    assert "not run: no CUDA device" in absent_line and absent_line.count("| - ") == 9
+    assert "k = 24" in table and "pinned=4GB/s" in table and "target <= 1.1" in table
+    assert generate.python_overlap_table(None) == "" and generate.python_overlap_table({"rows": []}) == ""
+
+
+def test_report_puts_the_python_overlap_table_after_the_peers_table(tmp_path):
+    peers = {"context": {"columns": {"numpy": "ok", "torch": "ok", "astensor": "ok", "astensor.reference": "ok"}},
+             "reps": 3, "cases": [], "overlap": _overlap_section()}
+    pp = tmp_path / "p.json"
+    pp.write_text(json.dumps(peers))
+    path, _ = generate.generate(None, str(pp), str(tmp_path / "out"), HERE)
+    text = open(path).read()
+    peers_at = text.index("## Python peers (`bench/peers.py`)")
+    at = text.index("**Overlap from Python")
+    assert at > peers_at and text.index("| `sim` | 4 MiB |") > at
+    # A peers.json from before the overlap rows renders without the table.
+    del peers["overlap"]
+    pp.write_text(json.dumps(peers))
+    path, _ = generate.generate(None, str(pp), str(tmp_path / "out2"), HERE)
+    assert "Overlap from Python" not in open(path).read()

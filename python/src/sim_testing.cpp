@@ -1,8 +1,9 @@
 // astensor._sim_testing: TEST-ONLY hooks into the simulated accelerator, so the Python
 // suites can play a device producer with pending work (issue 11 section 5): a producer's own
-// sim stream, a pause and a fill queued on it, a stream that waits for another, and a DLPack
-// capsule of a sim tensor (kDLExtDev, as our export writes it) that the public __dlpack__
-// refuses to make. Not part of the library's interface: nothing outside conformance/ uses it.
+// sim stream, a pause and a fill queued on it, a stream that waits for another or for a
+// tensor's pending copy, a DLPack capsule of a sim tensor (kDLExtDev, as our export writes it)
+// that the public __dlpack__ refuses to make, and sim's link model for a scope. Not part of the
+// library's interface: only conformance/ and the overlap bench (bench/overlap.py) use it.
 //
 // Streams are Python ints, as the protocols carry them: 1 and 2 name the device's protocol
 // streams (Note [sim streams model CUDA] in backends/sim/detail/streams.h), anything else is a
@@ -11,10 +12,13 @@
 #include "python/src/sim_testing.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/cast.h"
+#include "core/pending.h"
 #include "backends/sim/sim.h"
 #include "python/src/exports.h"
 #include "python/src/tensor_object.h"
@@ -55,6 +59,55 @@ py::object capsule(py::handle o, bool versioned) {
   return make_dlpack_capsule(t, versioned, 0);
 }
 
+/// A tensor on sim:device (any layout), checked.
+const Tensor& tensor_on(py::handle o, int device, const char* where) {
+  const Tensor& t = self_tensor(o);
+  ASTENSOR_CHECK_VALUE(t.device() == Device(DeviceType::Sim, sim_device(device)), "[_sim_testing] ", where,
+                       ": the tensor is on ", t.device().str(), ", not on sim:", device);
+  return t;
+}
+
+/// A link model as a dict: enabled, engines, and per link kind (sim::link_kind_name) the
+/// bandwidth in bytes/s and the latency in microseconds.
+py::dict model_dict(const sim::LinkModel& m) {
+  py::dict bandwidth, latency;
+  for (int k = 0; k < sim::kNumLinkKinds; ++k) {
+    const char* name = sim::link_kind_name(static_cast<sim::LinkKind>(k));
+    bandwidth[name] = m.bandwidth[k];
+    latency[name] = m.latency_us[k];
+  }
+  py::dict d;
+  d["enabled"] = m.enabled;
+  d["engines"] = m.engines;
+  d["bandwidth"] = bandwidth;
+  d["latency_us"] = latency;
+  return d;
+}
+
+/// `with link_model_scope(text) as model:` sim's link model parsed from `text` (the
+/// ASTENSOR_SIM_LINK syntax, backends/sim/sim.h) for the block, the previous model restored on
+/// exit; `model` is its dict. A bad text raises ValueError at construction.
+class LinkModelScope {
+ public:
+  explicit LinkModelScope(const std::string& text)
+      : model_(sim::parse_link_model(text, "_sim_testing.link_model_scope")) {}
+  py::dict enter() {
+    ASTENSOR_CHECK_VALUE(!old_, "[_sim_testing] link_model_scope: already entered");
+    old_ = sim::link_model();
+    sim::set_link_model(model_);
+    return model_dict(model_);
+  }
+  void exit() {
+    if (!old_) return;
+    sim::set_link_model(*old_);
+    old_.reset();
+  }
+
+ private:
+  sim::LinkModel model_;
+  std::optional<sim::LinkModel> old_;
+};
+
 }  // namespace
 
 void init_sim_testing(py::module_& parent) {
@@ -85,6 +138,13 @@ void init_sim_testing(py::module_& parent) {
         }, py::arg("device"), py::arg("consumer"), py::arg("producer"),
         "Makes `consumer` wait for the work queued so far on `producer` (what a DLPack producer does "
         "for the stream its consumer names).");
+  m.def("wait_tensor", [](int device, int64_t s, py::handle tensor) {
+          const Tensor& t = tensor_on(tensor, device, "wait_tensor");
+          if (const auto& pending = t.storage()->pending()) pending->order_before(handle(device, s));
+        }, py::arg("device"), py::arg("stream"), py::arg("tensor"),
+        "Makes `stream` wait for the work still writing a sim tensor (its Pending, core/pending.h: "
+        "what a consumer of a non-blocking result does), without blocking the host; nothing to do "
+        "for a ready tensor.");
   m.def("synchronize", [](int device, int64_t s) { sim_be().synchronize_stream(handle(device, s)); },
         py::arg("device"), py::arg("stream"));
   m.def("capsule", &capsule, py::arg("tensor"), py::arg("versioned") = true,
@@ -94,6 +154,14 @@ void init_sim_testing(py::module_& parent) {
   m.def("set_device_memory", [](std::size_t bytes) { sim::set_device_memory(bytes); }, py::arg("bytes"));
   m.def("device_memory_used", [](int device) { return sim::device_memory_used(sim_device(device)); },
         py::arg("device"), "Bytes of sim:device in use: live allocations and sim's cached mappings.");
+  m.def("link_model", [] { return model_dict(sim::link_model()); },
+        "sim's link model in force now, as a dict (enabled, engines, bandwidth and latency_us per link kind).");
+  py::class_<LinkModelScope>(m, "link_model_scope",
+                             "`with link_model_scope(text) as model:` sim's link model parsed from `text` "
+                             "(ASTENSOR_SIM_LINK's syntax) for the block, the previous one restored after it.")
+      .def(py::init<const std::string&>(), py::arg("text"))
+      .def("__enter__", &LinkModelScope::enter)
+      .def("__exit__", [](LinkModelScope& self, const py::args&) { self.exit(); });
 }
 
 }  // namespace astensor::python
