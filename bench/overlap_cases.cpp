@@ -1,4 +1,5 @@
-// overlap/...: a data loader's loop (issue 15): k batches, each converted to sim:0 and then
+// overlap/...: a data loader's loop (issue 15): k = 32 batches (8 host arrays, reused in turn
+// and overwritten after each call as XFER-1 allows), each converted to sim:0 and then
 // "computed on" by a kernel of about the batch's copy time, and the next batch converted while
 // the previous one is being computed on. Sim models the link (4 GB/s pinned, 5 us, two copy
 // engines: the "slow" setting of sim/link/) and the kernel (a queued pause on the compute
@@ -8,10 +9,13 @@
 //   mode:non_blocking  as_tensor(non_blocking=True, stream=<copy stream>); the compute stream
 //                      waits for the result (its Pending) and the next batch is staged and
 //                      copied while the kernel runs.
-// Counters: per_batch_ms (the loop's time / k), kernel_ms and link_ms (modelled, per batch),
-// bound_ms = max(kernel, link, staging) and efficiency = bound_ms / per_batch_ms: the share of
-// the best overlapped schedule reached. The torch comparison (pinned memory + to(non_blocking))
-// is the Python bench's row, not here.
+// Timed after one warm-up pass, so the pinned and device pools hold what a pass uses, as in a
+// loader's steady state. Counters: per_batch_ms (the loop's time / k, median of 5 passes), kernel_ms and link_ms (modelled, per batch),
+// bound_ms = max(kernel, link, staging), vs_bound = the loop's time / (k x bound_ms): the
+// issue's measure, total time against max(total copy, total compute), target <= 1.1 (the
+// pipeline's fill and drain, one batch's copy and one kernel, are inside it: 1/k of it), and
+// efficiency = 1 / vs_bound. The torch comparison (pinned memory + to(non_blocking)) is
+// bench/overlap.py's, not here.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -30,14 +34,15 @@ namespace astensor::bench {
 namespace {
 
 #if ASTENSOR_BENCH_HAVE_IMPL
-constexpr int kBatches = 8;
+constexpr int kBatches = 32;
+constexpr int kSources = 8;  // host arrays, reused in turn
 
 void bm_overlap(benchmark::State& state, bool non_blocking, std::size_t bytes) {
   const sim::LinkModel model = link_setting_model(kLinkSettings[0]);  // "slow", as sim/link/slow
   const Device sim0(DeviceType::Sim, 0);
   Backend& be = backend(DeviceType::Sim);
   std::vector<HostArray> batches;
-  for (int i = 0; i < kBatches; ++i) batches.push_back(make_host_array(DType::float32, bytes, Layout::Contig));
+  for (int i = 0; i < kSources; ++i) batches.push_back(make_host_array(DType::float32, bytes, Layout::Contig));
   const double link_s = model.seconds(sim::LinkKind::H2DPinned, static_cast<double>(bytes));
   const unsigned kernel_us = static_cast<unsigned>(link_s * 1e6);
   Stream copy_stream(be, 0);
@@ -47,21 +52,29 @@ void bm_overlap(benchmark::State& state, bool non_blocking, std::size_t bytes) {
   o.device = sim0;
   o.non_blocking = non_blocking;
   o.stream = non_blocking ? copy_stream.get() : nullptr;
-  { Tensor warm = impl::as_tensor(Source(batches[0].view), o); warm.synchronize(); }
-  std::vector<double> per_batch;
-  for (auto _ : state) {
+  // One pass of the loader's loop: k batches converted, each computed on; returns its seconds.
+  auto loop = [&] {
     std::vector<Tensor> on_device;
     const double t0 = now_s();
     for (int i = 0; i < kBatches; ++i) {
-      Tensor t = impl::as_tensor(Source(batches[static_cast<std::size_t>(i)].view), o);
+      HostArray& src = batches[static_cast<std::size_t>(i % kSources)];
+      Tensor t = impl::as_tensor(Source(src.view), o);
+      static_cast<unsigned char*>(src.buffer.data())[0] ^= 1;  // reused at once (XFER-1)
       if (non_blocking && t.storage()->pending()) t.storage()->pending()->order_before(compute);
       sim::enqueue_sleep(compute, kernel_us);  // the kernel on batch i
       on_device.push_back(std::move(t));
     }
     be.synchronize_stream(compute);
-    const double s = (now_s() - t0) / kBatches;
-    state.SetIterationTime(s * kBatches);
-    per_batch.push_back(s);
+    return now_s() - t0;
+  };
+  // A warm-up pass: a loader's steady state, with the pinned and device pools holding what a
+  // pass uses (a cold pool pins memory mid-pass, at cudaHostAlloc's cost on sim's model too).
+  loop();
+  std::vector<double> per_batch;
+  for (auto _ : state) {
+    const double s = loop();
+    state.SetIterationTime(s);
+    per_batch.push_back(s / kBatches);
   }
   const double median = median_of(per_batch);
   // Staging: one host memcpy of the batch at this machine's single-stream rate (measured).
@@ -80,6 +93,7 @@ void bm_overlap(benchmark::State& state, bool non_blocking, std::size_t bytes) {
   state.counters["link_ms"] = link_s * 1e3;
   state.counters["staging_ms"] = staging_s * 1e3;
   state.counters["bound_ms"] = bound * 1e3;
+  state.counters["vs_bound"] = bound > 0 ? median / bound : 0;
   state.counters["efficiency"] = median > 0 ? bound / median : 0;
   state.counters["batches"] = kBatches;
   state.SetLabel(non_blocking ? "optimized non_blocking stream:copy" : "optimized blocking");

@@ -74,6 +74,26 @@ def test_load_bench_prefers_median_and_keeps_errors(tmp_path):
     assert opt[0]["out"] == "fresh"
 
 
+def test_overlap_table_holds_non_blocking_against_the_bound_and_the_target(tmp_path):
+    runs = []
+    for size, bound, blocking, non_blocking in (("4MiB", 1.0, 2.2, 1.25), ("16MiB", 4.2, 8.6, 4.41)):
+        for mode, pb in (("blocking", blocking), ("non_blocking", non_blocking)):
+            name = (f"overlap/sim/h2d/float32_float32/mode:{mode}/impl:optimized/alloc:system/bytes:{size}"
+                    "/iterations:5/manual_time")
+            runs.append(_run(name, pb * 1e6 * 32, f"optimized {mode}", per_batch_ms=pb, bound_ms=bound,
+                             kernel_ms=bound, link_ms=bound, batches=32, vs_bound=pb / bound))
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"context": {}, "benchmarks": runs}))
+    _, rows = generate.load_bench(str(p))
+    table = generate.overlap_table([r for r in rows if not r["error"]])
+    lines = {line.split("|")[2].strip(): line for line in table.splitlines() if line.startswith("| `overlap/")}
+    # 4 MiB: 1.25 / 1.0 = 1.25x the bound, over 1.1; 16 MiB: 4.41 / 4.2 = 1.05x, within it.
+    assert "1.25x" in lines["4MiB"] and lines["4MiB"].rstrip(" |").endswith("misses"), lines["4MiB"]
+    assert "1.05x" in lines["16MiB"] and lines["16MiB"].rstrip(" |").endswith("meets"), lines["16MiB"]
+    assert "1.76x" in lines["4MiB"], lines["4MiB"]  # speedup: 2.2 / 1.25
+    assert "| 32 |" in lines["16MiB"], lines["16MiB"]
+
+
 def test_report_pairs_impls_and_lists_skips(tmp_path):
     p = tmp_path / "b.json"
     p.write_text(json.dumps(_bench_doc()))

@@ -310,7 +310,11 @@ class SimBackend final : public Backend {
   }
 
   void enqueue_sleep(StreamHandle h, unsigned microseconds) {
-    stream(h)->enqueue([microseconds] { std::this_thread::sleep_for(std::chrono::microseconds(microseconds)); });
+    // As exact as a modelled copy (wait_until), so a modelled kernel of the copy's time is not
+    // longer than the copy by a sleep's wake-up lag.
+    stream(h)->enqueue([microseconds] {
+      sim_detail::wait_until(std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds));
+    });
   }
   void enqueue_fill(StreamHandle h, void* dst, std::size_t nbytes, std::vector<unsigned char> pattern) {
     SimStream* s = stream(h);

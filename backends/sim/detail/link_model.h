@@ -30,6 +30,15 @@ namespace astensor::sim_detail {
 /// ValueError while ASTENSOR_SIM_LINK is bad.
 std::optional<sim::LinkModel> active_link_model();
 
+/// Returns at `end`, give or take a few microseconds: sleeps until ~150 us before it, then
+/// spins with yields, since a sleep's wake-up lag (tens of us) would inflate short modelled
+/// times. The modelled copies and the modelled kernels (sim::enqueue_sleep) wait with it.
+inline void wait_until(std::chrono::steady_clock::time_point end) {
+  constexpr auto kSpin = std::chrono::microseconds(150);
+  if (std::chrono::steady_clock::now() + kSpin < end) std::this_thread::sleep_until(end - kSpin);
+  while (std::chrono::steady_clock::now() < end) std::this_thread::yield();
+}
+
 /// One copy engine: at most one modelled copy holds it at a time.
 class CopyEngine {
  public:
@@ -56,9 +65,7 @@ class CopyEngine {
     const Clock::time_point end =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     copy();
-    constexpr auto kSpin = std::chrono::microseconds(150);
-    if (Clock::now() + kSpin < end) std::this_thread::sleep_until(end - kSpin);
-    while (Clock::now() < end) std::this_thread::yield();
+    wait_until(end);
   }
 
  private:
