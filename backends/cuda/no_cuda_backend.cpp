@@ -1,5 +1,6 @@
 // The CUDA backend of a build without CUDA: present, with no devices, saying why (DEV-3).
 
+#include "backends/cuda/cuda.h"
 #include "core/backend.h"
 #include "core/error.h"
 
@@ -28,6 +29,10 @@ Backend& cuda_backend() {
   static NoCudaBackend be;
   return be;
 }
+
+namespace cuda {
+void enqueue_spin(int, void*, uint64_t) { throw RuntimeError("[cuda] enqueue_spin: astensor was built without CUDA"); }
+}  // namespace cuda
 
 // Note [Backend registry] in core/backend.h: kept by astensor_backends linking this library whole.
 namespace {
