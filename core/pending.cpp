@@ -1,5 +1,7 @@
 #include "core/pending.h"
 
+#include <utility>
+
 namespace astensor {
 
 Pending::Pending(Backend& be, int device, StreamHandle stream)
@@ -26,9 +28,9 @@ Pending::~Pending() {
   be_.destroy_event(event_);
 }
 
-void Pending::complete_locked() {
-  held_.clear();
+std::vector<std::shared_ptr<void>> Pending::complete_locked() {
   done_.store(true, std::memory_order_release);
+  return std::exchange(held_, {});
 }
 
 void Pending::hold(std::shared_ptr<void> resource) {
@@ -39,16 +41,22 @@ void Pending::hold(std::shared_ptr<void> resource) {
 bool Pending::ready() {
   if (done_.load(std::memory_order_acquire)) return true;
   if (!be_.query_event(event_)) return false;
-  std::lock_guard<std::mutex> lock(mu_);
-  complete_locked();
+  std::vector<std::shared_ptr<void>> dropped;  // released after the lock (see complete_locked)
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped = complete_locked();
+  }
   return true;
 }
 
 void Pending::wait() {
   if (done_.load(std::memory_order_acquire)) return;
   be_.synchronize_event(event_);  // rethrows a failure of the queued work
-  std::lock_guard<std::mutex> lock(mu_);
-  complete_locked();
+  std::vector<std::shared_ptr<void>> dropped;  // released after the lock (see complete_locked)
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped = complete_locked();
+  }
 }
 
 void Pending::order_before(StreamHandle consumer) {

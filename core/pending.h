@@ -51,7 +51,10 @@ class Pending {
   int device() const { return device_; }
 
  private:
-  void complete_locked();  // drops the resources, sets done_; mutex held
+  /// Sets done_ and hands back the resources (mutex held), for the caller to drop once it has
+  /// let go of the mutex: dropping one may run anything (a Python owner takes the GIL), and
+  /// must not do so under a lock another thread can be waiting for while it holds the GIL.
+  std::vector<std::shared_ptr<void>> complete_locked();
 
   Backend& be_;
   const int device_;

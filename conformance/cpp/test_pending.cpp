@@ -3,8 +3,11 @@
 // stream under test is kept busy (keep_busy) so that an answer taken too early shows.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "conformance/cpp/cuda_test_util.h"
@@ -99,6 +102,33 @@ TEST(DEVICE_SUITE(Pending), AnotherStreamOrderedAfterItReadsTheFinalBytes) {
   p.wait();
   be.deallocate(0, buf);
   ASTENSOR_SKIP_UNLESS_WAS_BUSY(was_busy, "the busy stream");
+}
+
+// A held resource may take a lock when it is dropped (a Python owner takes the GIL). Thread A
+// completes the Pending and drops the resource, which waits for a lock thread B holds while B
+// asks the same Pending: B must get its answer (before, A dropped it under the Pending's own
+// mutex, which B then waited for: a deadlock, GIL against mutex).
+TEST(DEVICE_SUITE(Pending), ResourcesAreDroppedOutsideItsLock) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  Stream s(be, 0);
+  auto p = std::make_shared<Pending>(be, 0, s.get());
+  be.synchronize_stream(s.get());
+  std::mutex gil;  // stands for the GIL
+  std::promise<void> dropping;
+  std::unique_lock<std::mutex> b_holds(gil);
+  p->hold(std::shared_ptr<void>(nullptr, [&](void*) {
+    dropping.set_value();
+    std::lock_guard<std::mutex> wait_for_b(gil);
+  }));
+  auto a = std::async(std::launch::async, [&] { return p->ready(); });  // drops the resource
+  dropping.get_future().wait();  // A is inside the drop, waiting for the "GIL"
+  auto b = std::async(std::launch::async, [&] { return p->ready(); });  // B, "holding the GIL", asks
+  const bool b_answered = b.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  b_holds.unlock();  // let A finish either way, so the test ends
+  EXPECT_TRUE(b_answered) << "ready() waited for a resource being dropped under the Pending's lock";
+  EXPECT_TRUE(a.get());
+  if (b_answered) EXPECT_TRUE(b.get());
 }
 
 TEST(DEVICE_SUITE(Pending), StorageAndTensorAnswerThroughTheirPending) {
