@@ -76,22 +76,27 @@ def test_load_bench_prefers_median_and_keeps_errors(tmp_path):
 
 def test_overlap_table_holds_non_blocking_against_the_bound_and_the_target(tmp_path):
     runs = []
-    for size, bound, blocking, non_blocking in (("4MiB", 1.0, 2.2, 1.25), ("16MiB", 4.2, 8.6, 4.41)):
-        for mode, pb in (("blocking", blocking), ("non_blocking", non_blocking)):
+    for size, bound, per_batch in (("4MiB", 1.0, {"blocking": 2.2, "non_blocking": 1.06, "non_blocking_unbounded": 1.25}),
+                                   ("16MiB", 4.2, {"blocking": 8.6, "non_blocking": 4.41, "non_blocking_unbounded": 4.7})):
+        for mode, pb in per_batch.items():
             name = (f"overlap/sim/h2d/float32_float32/mode:{mode}/impl:optimized/alloc:system/bytes:{size}"
                     "/iterations:5/manual_time")
             runs.append(_run(name, pb * 1e6 * 32, f"optimized {mode}", per_batch_ms=pb, bound_ms=bound,
-                             kernel_ms=bound, link_ms=bound, batches=32, vs_bound=pb / bound))
+                             kernel_ms=bound, link_ms=bound, batches=32, vs_bound=pb / bound,
+                             prefetch=3 if mode == "non_blocking" else 32))
     p = tmp_path / "b.json"
     p.write_text(json.dumps({"context": {}, "benchmarks": runs}))
     _, rows = generate.load_bench(str(p))
     table = generate.overlap_table([r for r in rows if not r["error"]])
-    lines = {line.split("|")[2].strip(): line for line in table.splitlines() if line.startswith("| `overlap/")}
-    # 4 MiB: 1.25 / 1.0 = 1.25x the bound, over 1.1; 16 MiB: 4.41 / 4.2 = 1.05x, within it.
-    assert "1.25x" in lines["4MiB"] and lines["4MiB"].rstrip(" |").endswith("misses"), lines["4MiB"]
-    assert "1.05x" in lines["16MiB"] and lines["16MiB"].rstrip(" |").endswith("meets"), lines["16MiB"]
-    assert "1.76x" in lines["4MiB"], lines["4MiB"]  # speedup: 2.2 / 1.25
-    assert "| 32 |" in lines["16MiB"], lines["16MiB"]
+    assert "prefetch 3" in table
+    cells = {line.split("|")[2].strip(): [c.strip() for c in line.split("|")[1:-1]]
+             for line in table.splitlines() if line.startswith("| `overlap/")}
+    # columns: case size k kernel link bound blocking | nb vs target | unbounded vs target | speedup
+    four, sixteen = cells["4MiB"], cells["16MiB"]
+    assert four[2] == "32" and four[6] == "2.2"
+    assert four[8:10] == ["1.06x", "meets"] and four[11:13] == ["1.25x", "misses"], four
+    assert sixteen[8:10] == ["1.05x", "meets"] and sixteen[11:13] == ["1.12x", "misses"], sixteen
+    assert four[13] == "2.08x", four  # speedup: 2.2 / 1.06
 
 
 def test_report_pairs_impls_and_lists_skips(tmp_path):
