@@ -18,6 +18,8 @@ Rows:
         (_sim_testing.sleep) of the batch's modelled copy time. torch: not run (needs CUDA).
   cuda  only with torch.cuda and an astensor CUDA device; the kernel is torch.cuda._sleep
         calibrated to the pinned copy time measured in the same run.
+Every mode keeps PREFETCH = 3 batches in flight, as a loader's bounded prefetch queue does: before
+converting batch i the host waits for batch i-3's kernel (an event recorded after it).
 Per row: per batch ms = the loop's wall time (first call to the compute stream's end) / k, the
 median over interleaved repeats (the modes rotate who goes first); bound = max(copy, kernel)
 per batch (the best overlapped schedule: sim's modelled copy and requested pause; CUDA's
@@ -61,6 +63,7 @@ MODES = ("blocking", "non_blocking", "torch")
 # best overlap can reach with the stages this machine (or sim's timers) delivers.
 STAGES = ("copy_only", "kernel_only")
 BATCHES = 24  # the pipeline's fill (one batch's copy) stays under 5% of the loop
+PREFETCH = 3  # batches in flight: before converting batch i the host waits for kernel i - 3
 SOURCES = 3   # distinct source arrays, reused round-robin
 
 
@@ -144,9 +147,11 @@ def sim_row(nbytes, k, reps):
                        bound_ms=max(copy_s * 1e3, kernel_us * 1e-3))
 
             def loop(mode, batches=k):
-                on_device = []
+                on_device, kernel_done = [], []
                 t0 = time.perf_counter()
                 for i in range(batches):
+                    if i >= PREFETCH and mode != "copy_only":
+                        st.event_wait(kernel_done[i - PREFETCH])
                     a = arrays[i % len(arrays)]
                     if mode == "blocking":
                         on_device.append(astensor.as_tensor(a, device="sim:0", stream=compute))
@@ -157,6 +162,9 @@ def sim_row(nbytes, k, reps):
                         on_device.append(t)
                     if mode != "copy_only":
                         st.sleep(0, compute, kernel_us)  # the kernel on batch i
+                        kernel_done.append(st.record(0, compute))
+                for e in kernel_done[max(0, batches - PREFETCH):]:
+                    st.event_wait(e)
                 st.synchronize(0, compute)
                 st.synchronize(0, copy)
                 return (time.perf_counter() - t0) / batches
@@ -222,10 +230,12 @@ def cuda_row(nbytes, k, reps):
     row.update(copy_ms=copy_ms, kernel_ms=kernel_ms, bound_ms=max(copy_ms, kernel_ms), sleep_cycles=cycles)
 
     def loop(mode, batches=k):
-        on_device = []
+        on_device, kernel_done = [], []
         torch.cuda.synchronize(dev)
         t0 = time.perf_counter()
         for i in range(batches):
+            if i >= PREFETCH and mode != "copy_only":
+                kernel_done[i - PREFETCH].synchronize()
             a = arrays[i % len(arrays)]
             if mode == "blocking":
                 on_device.append(astensor.as_tensor(a, device="cuda:0", stream=compute))
@@ -239,6 +249,8 @@ def cuda_row(nbytes, k, reps):
             if mode != "copy_only":
                 with torch.cuda.stream(compute):
                     torch.cuda._sleep(cycles)  # the kernel on batch i
+                kernel_done.append(torch.cuda.Event())
+                kernel_done[-1].record(compute)
         compute.synchronize()
         copy.synchronize()
         return (time.perf_counter() - t0) / batches

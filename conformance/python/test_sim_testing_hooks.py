@@ -25,6 +25,28 @@ def _read(t):
     return astensor.as_tensor(t, device="cpu").numpy()
 
 
+# --- record / event_wait -------------------------------------------------------------------------
+
+def test_event_wait_blocks_until_the_work_before_the_event_has_run():
+    s = st.stream(0)
+    try:
+        st.sleep(0, s, PAUSE_US)
+        e = st.record(0, s)
+        st.sleep(0, s, 10 * PAUSE_US)  # after the event: not waited for
+        t0 = time.perf_counter()
+        st.event_wait(e)
+        waited = time.perf_counter() - t0
+        assert 0.9 * PAUSE_US * 1e-6 <= waited < 5 * PAUSE_US * 1e-6, waited
+    finally:
+        st.synchronize(0, s)
+        st.destroy_stream(0, s)
+
+
+def test_event_wait_refuses_zero():
+    with pytest.raises(ValueError, match="not an event"):
+        st.event_wait(0)
+
+
 # --- wait_tensor ---------------------------------------------------------------------------------
 
 def test_wait_tensor_orders_a_stream_after_the_pending_copy():

@@ -145,6 +145,28 @@ void init_sim_testing(py::module_& parent) {
         "Makes `stream` wait for the work still writing a sim tensor (its Pending, core/pending.h: "
         "what a consumer of a non-blocking result does), without blocking the host; nothing to do "
         "for a ready tensor.");
+  m.def("record", [](int device, int64_t s) {
+          const int d = sim_device(device);
+          EventHandle e = sim_be().create_event(d);
+          try {
+            sim_be().record_event(e, handle(device, s));
+          } catch (...) {
+            sim_be().destroy_event(e);
+            throw;
+          }
+          return static_cast<int64_t>(reinterpret_cast<intptr_t>(e));
+        }, py::arg("device"), py::arg("stream"),
+        "A new event recorded on the stream now (an int); event_wait waits for it and frees it.");
+  m.def("event_wait", [](int64_t e) {
+          auto* h = reinterpret_cast<EventHandle>(static_cast<intptr_t>(e));
+          ASTENSOR_CHECK_VALUE(h != nullptr, "[_sim_testing] event_wait: 0 is not an event");
+          {
+            py::gil_scoped_release no_gil;
+            sim_be().synchronize_event(h);
+          }
+          sim_be().destroy_event(h);
+        }, py::arg("event"),
+        "Blocks until the work queued before the event (record) has run, then frees the event.");
   m.def("synchronize", [](int device, int64_t s) { sim_be().synchronize_stream(handle(device, s)); },
         py::arg("device"), py::arg("stream"));
   m.def("capsule", &capsule, py::arg("tensor"), py::arg("versioned") = true,
