@@ -874,7 +874,7 @@ def generate(bench_path, peers_path, out_dir, root, previous=None, plot_info=Non
         md.append(f"_{plot_note}_\n")
     sections = [("Host baselines and copies (`cpu/`)", "cpu/"), ("Casts (`cast/`)", "cast/"),
                 ("Nested C++ sequences (`seq/`)", "seq/"), ("Simulated accelerator (`sim/`)", "sim/"),
-                ("CUDA (`cuda/`)", "cuda/")]
+                ("CUDA (`cuda/`)", "cuda/"), ("Overlap (`overlap/`, issue 15)", "overlap/")]
     md.append("## All cases")
     md.append("")
     for title, prefix in sections:

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -44,7 +46,7 @@ TEST(DEVICE_SUITE(PinnedPool), AcquireReleaseReuseMatchesAModel) {
     unsigned char tag;
   };
   std::vector<Held> held;
-  std::map<std::size_t, std::size_t> model_free;  // size -> cached blocks
+  std::deque<std::size_t> model_free;  // cached blocks' sizes, oldest release first
   std::size_t model_cached = 0;
   uint64_t model_allocs = 0, model_hits = 0;
   const int steps = *rc::gen::inRange(1, 60);
@@ -53,8 +55,8 @@ TEST(DEVICE_SUITE(PinnedPool), AcquireReleaseReuseMatchesAModel) {
     if (acquire) {
       const std::size_t n = *rc::gen::inRange<std::size_t>(0, 300000);
       const std::size_t b = transfer::PinnedPool::block_size(n);
-      if (model_free[b] > 0) {
-        --model_free[b];
+      if (auto it = std::find(model_free.rbegin(), model_free.rend(), b); it != model_free.rend()) {
+        model_free.erase(std::next(it).base());
         model_cached -= b;
         ++model_hits;
       } else {
@@ -73,8 +75,12 @@ TEST(DEVICE_SUITE(PinnedPool), AcquireReleaseReuseMatchesAModel) {
       auto* p = static_cast<unsigned char*>(held[i].lease.data());
       RC_ASSERT(std::all_of(p, p + b, [&](unsigned char c) { return c == held[i].tag; }));
       held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
-      if (model_cached + b <= bound) {
-        ++model_free[b];
+      if (b <= bound) {  // Note [A bounded cache that follows the work]: the oldest make room
+        while (model_cached + b > bound) {
+          model_cached -= model_free.front();
+          model_free.pop_front();
+        }
+        model_free.push_back(b);
         model_cached += b;
       }
     }
@@ -86,6 +92,23 @@ TEST(DEVICE_SUITE(PinnedPool), AcquireReleaseReuseMatchesAModel) {
     RC_ASSERT(st.in_use_blocks == held.size());
   }
   }));
+}
+
+// Note [A bounded cache that follows the work]: a cache full of one size must not make every
+// conversion of another size pin a block per call.
+TEST(DEVICE_SUITE(PinnedPool), AFullCacheMakesRoomForTheSizeInUseNow) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  const std::size_t big = std::size_t(1) << 20, small = std::size_t(256) << 10;
+  transfer::PinnedPool pool(test_backend(), 2 * big);
+  {
+    transfer::PinnedLease a = pool.acquire(big), b = pool.acquire(big);
+  }  // the cache now holds 2 MiB of 1 MiB blocks: full
+  const auto before = pool.stats();
+  for (int i = 0; i < 8; ++i) transfer::PinnedLease l = pool.acquire(small);
+  const auto after = pool.stats();
+  EXPECT_EQ(after.backend_allocs - before.backend_allocs, 1u) << "one 256 KiB block made, then reused";
+  EXPECT_EQ(after.hits - before.hits, 7u);
+  EXPECT_EQ(after.cached_bytes, big + small) << "one old 1 MiB block gave way";
 }
 
 TEST(DEVICE_SUITE(PinnedPool), TheSharedPoolIsReusedAcrossTransfers) {  // perf-anchors §2.2

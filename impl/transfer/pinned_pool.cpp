@@ -1,6 +1,10 @@
 #include "impl/transfer/pinned_pool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <deque>
+#include <iterator>
+#include <vector>
 #include <bit>
 #include <cstdlib>
 
@@ -56,10 +60,11 @@ PinnedPool::~PinnedPool() { trim(); }
 
 std::optional<PinnedLease> PinnedPool::take_cached(std::size_t n) {
   std::lock_guard<std::mutex> g(m_);
-  auto it = free_.find(n);
-  if (it == free_.end() || it->second.empty()) return std::nullopt;
-  void* p = it->second.back();
-  it->second.pop_back();
+  // The most recently released block of the size (the free list is oldest first).
+  auto it = std::find_if(free_.rbegin(), free_.rend(), [n](const FreeBlock& b) { return b.size == n; });
+  if (it == free_.rend()) return std::nullopt;
+  void* p = it->ptr;
+  free_.erase(std::next(it).base());
   stats_.cached_bytes -= n;
   --stats_.cached_blocks;
   stats_.in_use_bytes += n;
@@ -99,34 +104,46 @@ PinnedLease PinnedPool::acquire(std::size_t nbytes) {
 }
 
 void PinnedPool::release(void* p, std::size_t n) noexcept {
-  bool give_back = false;
+  // Note [A bounded cache that follows the work]: over the bound, the oldest cached blocks go
+  // back to the backend to make room, not the one just released.
+  std::vector<void*> give_back;
   {
     std::lock_guard<std::mutex> g(m_);
     stats_.in_use_bytes -= n;
     --stats_.in_use_blocks;
-    if (!shutdown_ && stats_.cached_bytes + n <= max_cached_) {
-      free_[n].push_back(p);
-      stats_.cached_bytes += n;
-      ++stats_.cached_blocks;
+    if (shutdown_ || n > max_cached_) {
+      give_back.push_back(p);
     } else {
-      give_back = true;
-      ++stats_.backend_frees;
+      try {
+        while (stats_.cached_bytes + n > max_cached_) {
+          const FreeBlock oldest = free_.front();
+          free_.pop_front();
+          stats_.cached_bytes -= oldest.size;
+          --stats_.cached_blocks;
+          give_back.push_back(oldest.ptr);
+        }
+        free_.push_back(FreeBlock{n, p});
+        stats_.cached_bytes += n;
+        ++stats_.cached_blocks;
+      } catch (...) {  // out of memory growing a list: give the block back instead
+        give_back.push_back(p);
+      }
     }
+    stats_.backend_frees += give_back.size();
   }
-  if (give_back) be_.free_pinned(p);
+  for (void* b : give_back) be_.free_pinned(b);
 }
 
 void PinnedPool::trim() noexcept {
-  std::map<std::size_t, std::vector<void*>> blocks;
+  std::deque<FreeBlock> blocks;
   {
     std::lock_guard<std::mutex> g(m_);
     blocks.swap(free_);
-    for (auto& [n, v] : blocks) stats_.backend_frees += v.size();
+    stats_.backend_frees += blocks.size();
     stats_.cached_bytes = 0;
     stats_.cached_blocks = 0;
   }
-  for (auto& [n, v] : blocks)
-    for (void* p : v) be_.free_pinned(p);
+  for (const FreeBlock& b : blocks) be_.free_pinned(b.ptr);
 }
 
 void PinnedPool::shutdown() noexcept {
