@@ -19,7 +19,9 @@ Rows:
   cuda  only with torch.cuda and an astensor CUDA device; the kernel is torch.cuda._sleep
         calibrated to the pinned copy time measured in the same run.
 Every mode keeps PREFETCH = 3 batches in flight, as a loader's bounded prefetch queue does: before
-converting batch i the host waits for batch i-3's kernel (an event recorded after it).
+converting batch i the host waits for batch i-3's kernel (an event recorded after it; for the
+copies alone, batch i-3's copy). Unbounded, the copies alone would lease pinned staging past the
+pool's bound and evict the blocks the other modes then pin again.
 Per row: per batch ms = the loop's wall time (first call to the compute stream's end) / k, the
 median over interleaved repeats (the modes rotate who goes first); bound = max(copy, kernel)
 per batch (the best overlapped schedule: sim's modelled copy and requested pause; CUDA's
@@ -152,6 +154,8 @@ def sim_row(nbytes, k, reps):
                 for i in range(batches):
                     if i >= PREFETCH and mode != "copy_only":
                         st.event_wait(kernel_done[i - PREFETCH])
+                    elif i >= PREFETCH:
+                        on_device[i - PREFETCH].synchronize()  # the copies alone, as far ahead
                     a = arrays[i % len(arrays)]
                     if mode == "blocking":
                         on_device.append(astensor.as_tensor(a, device="sim:0", stream=compute))
@@ -236,6 +240,8 @@ def cuda_row(nbytes, k, reps):
         for i in range(batches):
             if i >= PREFETCH and mode != "copy_only":
                 kernel_done[i - PREFETCH].synchronize()
+            elif i >= PREFETCH:
+                on_device[i - PREFETCH].synchronize()  # the copies alone, as far ahead
             a = arrays[i % len(arrays)]
             if mode == "blocking":
                 on_device.append(astensor.as_tensor(a, device="cuda:0", stream=compute))
