@@ -275,6 +275,27 @@ TEST(DEVICE_SUITE(DeviceAlloc), TheCacheIsBounded) {
   EXPECT_EQ(none.stats().cached_blocks, 0u);
 }
 
+// Note [A bounded cache that follows the work]: a cache full of one size makes room for the
+// size in use now, instead of sending every block of it back to the backend (on CUDA a
+// cudaFree, which waits for the device, per conversion).
+TEST(DEVICE_SUITE(DeviceAlloc), AFullCacheMakesRoomForTheSizeInUseNow) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  DeviceAllocator alloc(be, 8192);
+  StreamHandle s = be.current_stream(0);
+  {
+    auto a = alloc.allocate(0, 4096, s);
+    auto b = alloc.allocate(0, 4096, s);
+  }  // full of 4 KiB blocks
+  const auto before = alloc.stats();
+  for (int i = 0; i < 6; ++i) auto t = alloc.allocate(0, 1024, s);
+  const auto after = alloc.stats();
+  EXPECT_EQ(after.backend_allocs - before.backend_allocs, 1u) << "one 1 KiB block made, then reused";
+  EXPECT_EQ(after.hits - before.hits, 5u);
+  EXPECT_EQ(after.backend_frees - before.backend_frees, 1u) << "one old 4 KiB block gave way";
+  EXPECT_EQ(after.cached_bytes, 4096u + 1024u);
+}
+
 TEST(DEVICE_SUITE(DeviceAlloc), ShutdownGivesEverythingBack) {
   ASTENSOR_REQUIRE_DEVICES(1);
   Backend& be = test_backend();

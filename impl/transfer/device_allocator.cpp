@@ -186,7 +186,7 @@ void DeviceAllocator::release(int device, void* ptr, std::size_t size, StreamHan
     std::lock_guard<std::mutex> g(m_);
     stats_.in_use_bytes -= size;
     --stats_.in_use_blocks;
-    keep = !shutdown_ && stats_.cached_bytes + size <= max_cached_;
+    keep = !shutdown_ && size <= max_cached_;
     if (!keep) ++stats_.backend_frees;
   }
   if (!keep) {
@@ -208,20 +208,49 @@ void DeviceAllocator::release(int device, void* ptr, std::size_t size, StreamHan
     } catch (...) {
     }
   }
+  // Note [A bounded cache that follows the work] (pinned_pool.h): over the bound, the oldest
+  // cached blocks go back to the backend to make room for this one.
+  std::vector<std::pair<int, Block>> evicted;
+  bool cached = false;
   try {
     std::lock_guard<std::mutex> g(m_);
+    while (stats_.cached_bytes + size > max_cached_ && evict_oldest_locked(evicted)) {
+    }
+    b.seq = ++next_seq_;
     free_[{device, size}].push_back(b);
     stats_.cached_bytes += size;
     ++stats_.cached_blocks;
-    return;
-  } catch (...) {  // out of memory growing the list: give the block back instead
+    cached = true;
+  } catch (...) {  // out of memory growing a list: give the block back instead
   }
+  free_blocks(evicted);
+  if (cached) return;
   give_event(device, b.event);
   {
     std::lock_guard<std::mutex> g(m_);
     ++stats_.backend_frees;
   }
   be_.deallocate(device, ptr);
+}
+
+bool DeviceAllocator::evict_oldest_locked(std::vector<std::pair<int, Block>>& out) {
+  std::vector<Block>* list = nullptr;
+  int device = 0;
+  std::size_t at = 0;
+  for (auto& [key, v] : free_)
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!list || v[i].seq < (*list)[at].seq) {
+        list = &v;
+        device = key.first;
+        at = i;
+      }
+  if (!list) return false;
+  out.emplace_back(device, (*list)[at]);  // first: if it throws, nothing was taken
+  list->erase(list->begin() + static_cast<std::ptrdiff_t>(at));
+  stats_.cached_bytes -= out.back().second.size;
+  --stats_.cached_blocks;
+  ++stats_.backend_frees;
+  return true;
 }
 
 void DeviceAllocator::free_blocks(std::vector<std::pair<int, Block>>& blocks) noexcept {

@@ -24,8 +24,10 @@
 /// quarter steps of the power of two below (<= 25% slack); a request is served only by a
 /// block of exactly its bin. The cache holds at most max_cached_bytes()
 /// (ASTENSOR_DEVICE_CACHE_BYTES, default 1 GiB; 0: no caching); a freed block that does not
-/// fit is given back to the backend. When the backend cannot allocate, the allocator frees
-/// every cached block (trim) and retries once; a second failure is a RuntimeError naming the
+/// fit makes room by giving the oldest cached blocks back to the backend (Note [A bounded
+/// cache that follows the work] in pinned_pool.h); one larger than the bound goes back itself.
+/// When the backend cannot allocate, the allocator frees every cached block (trim) and
+/// retries once; a second failure is a RuntimeError naming the
 /// request, the device and the backend's error, and leaves the cache consistent (empty).
 /// Thread-safe.
 ///
@@ -107,10 +109,13 @@ class DeviceAllocator {
     std::size_t size = 0;  // rounded
     StreamHandle stream = nullptr;
     EventHandle event = nullptr;  // recorded on `stream` at free time; null: nothing pending
+    uint64_t seq = 0;             // release order: the oldest cached block is evicted first
   };
   using Key = std::pair<int, std::size_t>;  // (device, rounded size)
 
   void* take_cached(int device, std::size_t size, StreamHandle stream);
+  /// Moves the oldest cached block (least seq) to `out` (mutex held); false when none.
+  bool evict_oldest_locked(std::vector<std::pair<int, Block>>& out);
   void* backend_allocate(int device, std::size_t size);
   void release(int device, void* ptr, std::size_t size, StreamHandle stream) noexcept;
   void free_blocks(std::vector<std::pair<int, Block>>& blocks) noexcept;
@@ -121,6 +126,7 @@ class DeviceAllocator {
   const std::size_t max_cached_;
   mutable std::mutex m_;
   std::map<Key, std::vector<Block>> free_;  // most recently freed last
+  uint64_t next_seq_ = 0;                   // Block::seq of the next cached block
   std::map<int, std::vector<EventHandle>> events_;  // unused events per device
   Stats stats_;
   bool shutdown_ = false;
