@@ -3,7 +3,9 @@
 #include <atomic>
 #include <mutex>
 
+#include "core/backend.h"
 #include "core/error.h"
+#include "core/source.h"
 
 namespace astensor {
 
@@ -32,6 +34,12 @@ void set_default_device(std::optional<Device> d) {
 std::optional<Device> default_device() {
   std::lock_guard<std::mutex> lock(g_device_mutex);
   return g_default_device;
+}
+
+Device target_device(const Options& o, std::optional<Device> own) {
+  if (o.device) return resolve_device(*o.device);
+  if (auto d = default_device()) return resolve_device(*d);
+  return own.value_or(Device::cpu());
 }
 
 }  // namespace astensor

@@ -36,4 +36,9 @@ struct Options {
   void* stream = nullptr;
 };
 
+/// DEV-1/DEV-2/DEV-3: the device a conversion's result lives on: `o.device`, else the default
+/// device (DEV-1), else `own` (the source's device for tensors, arrays, DLPack and CAI, which
+/// keep it; nullopt for Python data: the CPU). Resolved: RuntimeError for an absent device.
+Device target_device(const Options& o, std::optional<Device> own);
+
 }  // namespace astensor

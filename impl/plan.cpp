@@ -10,7 +10,6 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/convert.h"
-#include "core/defaults.h"
 #include "core/error.h"
 #include "impl/as_tensor.h"
 #include "impl/cpu/copy.h"
@@ -51,13 +50,6 @@ const char* copy_kind_name(CopyKind k) {
 }
 
 namespace {
-
-/// DEV-1/DEV-2/DEV-3: as the reference's target_device.
-Device target_device(const Options& o, std::optional<Device> own) {
-  if (o.device) return resolve_device(*o.device);
-  if (auto d = default_device()) return resolve_device(*d);
-  return own.value_or(Device::cpu());
-}
 
 /// COPY-1: the reference's message, word for word (built only when refusing).
 [[noreturn]] void refuse_copy(const ArrayView& v, bool is_array, DType dtype, Device device) {

@@ -60,10 +60,7 @@ Device sequence_target(const Options& o) {
   if (o.copy == false)
     throw ValueError("[as_tensor] copy=False, but a copy is needed: Python scalars and "
                      "sequences are always copied (SEQ-1)");
-  // DEV-1 / DEV-3, before any allocation.
-  if (o.device) return resolve_device(*o.device);
-  if (auto dd = default_device()) return resolve_device(*dd);
-  return Device::cpu();
+  return target_device(o, std::nullopt);  // DEV-1 / DEV-3, before any allocation
 }
 
 Plan sequence_plan(const SequenceShape& s, Device device) {

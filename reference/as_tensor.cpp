@@ -8,7 +8,6 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/convert.h"
-#include "core/defaults.h"
 #include "core/error.h"
 
 namespace astensor::reference {
@@ -16,14 +15,6 @@ namespace astensor::reference {
 Tensor fill_sequence(SequenceReader& reader, std::optional<DType> dtype);  // sequence.cpp
 
 namespace {
-
-/// DEV-1/DEV-2/DEV-3: the resolved target device. `own` is the source's device for tensors,
-/// arrays, DLPack and CAI (they keep it), nullopt for Python data (the CPU).
-Device target_device(const Options& o, std::optional<Device> own) {
-  if (o.device) return resolve_device(*o.device);
-  if (auto d = default_device()) return resolve_device(*d);
-  return own.value_or(Device::cpu());
-}
 
 /// COPY-1: copy=False and the rules need a copy.
 [[noreturn]] void refuse_copy(const std::vector<std::string>& reasons) {

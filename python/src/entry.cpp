@@ -4,7 +4,6 @@
 #include "python/src/entry.h"
 
 #include "core/backend.h"
-#include "core/defaults.h"
 #include "core/pending.h"
 #include "core/storage.h"
 #include "python/src/classify.h"
@@ -49,11 +48,7 @@ std::string join(const std::vector<std::string>& v) {
 /// What the rules decide, described without converting (modules built without impl/'s planner).
 std::string describe_plan(const Source& s, const Options& o) {
   std::string out;
-  auto target = [&](std::optional<Device> own) {
-    if (o.device) return resolve_device(*o.device);
-    if (auto d = default_device()) return resolve_device(*d);
-    return own.value_or(Device::cpu());
-  };
+  auto target = [&](std::optional<Device> own) { return target_device(o, own); };
   std::vector<std::string> reasons;
   if (auto* t = std::get_if<Tensor>(&s)) {
     const DType dt = o.dtype.value_or(t->dtype());
@@ -291,10 +286,9 @@ void check_stream_device(const Args& a, const Source& src) {
   std::optional<Device> own;
   if (const auto* t = std::get_if<Tensor>(&src)) own = t->device();
   else if (const auto* v = std::get_if<ArrayView>(&src)) own = v->device;
-  Device target = own.value_or(Device::cpu());
+  Device target;
   try {
-    if (a.options.device) target = resolve_device(*a.options.device);
-    else if (auto d = default_device()) target = resolve_device(*d);
+    target = target_device(a.options, own);
   } catch (const Error&) {
     return;  // the conversion raises it, naming the device
   }
