@@ -46,9 +46,10 @@ std::size_t live_allocations();
 StreamHandle external_stream(int device, intptr_t id);
 
 /// Test helpers: a producer's pending work on a sim stream. enqueue_sleep queues a pause of
-/// `microseconds` (a modelled kernel: exact to a few us, the last ~150 us spun); enqueue_fill queues a "kernel" that writes `pattern` (pattern_bytes long,
-/// copied now) over [dst, dst + nbytes) of device memory of the stream's device, repeated
-/// (nbytes must be a multiple of pattern_bytes). RuntimeError for a dead stream or memory
+/// `microseconds` (a modelled kernel: exact to a few us, the last ~150 us spun); enqueue_fill
+/// queues a "kernel" that writes `pattern` (pattern_bytes long, copied now) over
+/// [dst, dst + nbytes) of device memory of the stream's device, repeated (nbytes must be a
+/// multiple of pattern_bytes). RuntimeError for a dead stream or memory
 /// that is not the stream's device's.
 void enqueue_sleep(StreamHandle stream, unsigned microseconds);
 void enqueue_fill(StreamHandle stream, void* dst, std::size_t nbytes, const void* pattern, std::size_t pattern_bytes);

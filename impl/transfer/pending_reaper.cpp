@@ -68,7 +68,6 @@ std::size_t reap_pending() noexcept {
 }
 
 bool wait_oldest_pending() noexcept {
-  reap_pending();
   std::shared_ptr<Pending> oldest;
   {
     Tracked& t = tracked();

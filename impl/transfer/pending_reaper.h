@@ -34,9 +34,10 @@ void track_pending(const std::shared_ptr<Pending>& p);
 /// still tracked.
 std::size_t reap_pending() noexcept;
 
-/// Waits for the oldest tracked Pending that is not ready, then reaps. False when none is
-/// left to wait for (nothing tracked is in flight). Never throws: a failed wait counts as
-/// completed work (its resources are dropped all the same, as ~Pending does).
+/// Waits for the oldest tracked Pending (call reap_pending() first, so that it is one still in
+/// flight; one already ready returns at once), then reaps. False when nothing is tracked. Never
+/// throws: a Pending whose work failed stops being tracked, keeps what it holds, and reports
+/// the failure through its own result.
 bool wait_oldest_pending() noexcept;
 
 }  // namespace astensor::transfer

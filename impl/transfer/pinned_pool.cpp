@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cstdlib>
 #include <deque>
 #include <iterator>
 #include <vector>
-#include <bit>
-#include <cstdlib>
 
 #include "core/error.h"
 #include "core/trace.h"

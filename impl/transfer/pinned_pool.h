@@ -9,12 +9,14 @@
 /// released (a block larger than the whole bound goes back itself). The pool once gave back
 /// the block just released instead: after large conversions had filled the cache with their
 /// sizes, every later conversion of another size missed, and pinned a block per call for ever
-/// (cudaHostAlloc's milliseconds each; 4 MiB batches ran 1.4x slower on sim's link model). The pool knows nothing of streams: whoever
-/// queued work on a block must wait for it before releasing (the staging ring's events, or a
-/// non-blocking result's Pending). The same bound caps the leased bytes: a miss over it first
-/// reaps and waits for finished non-blocking work (Note [Reaping finished non-blocking work]
-/// in pending_reaper.h) before it pins more.
-/// The process-wide pools give their cached blocks back at exit (Note [Caches at exit] in
+/// (cudaHostAlloc's milliseconds each; on sim's link model, ci/bench's 4 MiB blocking loop took
+/// 2.90 ms per batch before and 2.14 after, in two separate runs).
+///
+/// The pool knows nothing of streams: whoever queued work on a block must wait for it before
+/// releasing (the staging ring's events, or a non-blocking result's Pending). The same bound
+/// caps the leased bytes: a miss over it first reaps and waits for finished non-blocking work
+/// (Note [Reaping finished non-blocking work] in pending_reaper.h) before it pins more. The
+/// process-wide pools give their cached blocks back at exit (Note [Caches at exit] in
 /// device_allocator.h).
 
 #include <cstddef>
