@@ -9,6 +9,7 @@
 
 #include "bench/common.h"
 #include "bench/link_settings.h"
+#include "bench/stage_counters.h"
 #include "reference/as_tensor.h"
 #include "core/backend.h"
 #if ASTENSOR_BENCH_HAVE_IMPL
@@ -182,6 +183,7 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
   sim::ScopedLinkModel scoped(model);
   { Tensor warm = call_as_tensor(Impl::Optimized, src, o); }
   std::vector<double> conv_s, memcpy_s, kernel_s;
+  begin_stage_counters();
   for (auto _ : state) {
     double t0 = now_s();
     { Tensor t = call_as_tensor(Impl::Optimized, src, o); }
@@ -209,6 +211,7 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
     }
     state.ResumeTiming();
   }
+  report_stage_counters(state);
   state.SetBytesProcessed(static_cast<int64_t>(link_bytes) * static_cast<int64_t>(state.iterations()));
   const double mc = median_of(conv_s), mm = median_of(memcpy_s), mk = median_of(kernel_s);
   if (mc <= 0) return;

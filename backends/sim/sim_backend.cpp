@@ -94,7 +94,7 @@ class SimBackend final : public Backend {
     Registry* reg = &reg_;
     auto copy = [reg, c, dst, src, nbytes] {
       OpenScope open(*reg, {c.src, c.dst});
-      std::memcpy(dst, src, nbytes);
+      std::memcpy(open.at(dst), open.at(src), nbytes);
     };
     if (!model) return copy();
     // The engines of the device the copy involves (the source's, but a host source's target).
@@ -247,7 +247,7 @@ class SimBackend final : public Backend {
       s->enqueue([reg, c, dst, src, nbytes] {
         fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
         OpenScope open(*reg, {c.src, c.dst});
-        std::memcpy(dst, src, nbytes);
+        std::memcpy(open.at(dst), open.at(src), nbytes);
       });
       return;
     }
@@ -258,7 +258,7 @@ class SimBackend final : public Backend {
       fault::point(fault::Site::Copy);
       engine->run(seconds, [&] {
         OpenScope open(*reg, {c.src, c.dst});
-        std::memcpy(dst, src, nbytes);
+        std::memcpy(open.at(dst), open.at(src), nbytes);
       });
     });
   }
@@ -284,7 +284,10 @@ class SimBackend final : public Backend {
     Registry* reg = &reg_;
     s->enqueue([reg, k, sb, db] {
       OpenScope open(*reg, {sb, db});
-      sim::run_cast_kernel_host(k);
+      CastKernel on_alias = k;
+      on_alias.src = open.at(k.src);
+      on_alias.dst = open.at(k.dst);
+      sim::run_cast_kernel_host(on_alias);
     });
   }
 
@@ -325,8 +328,8 @@ class SimBackend final : public Backend {
     Registry* reg = &reg_;
     s->enqueue([reg, r, dst, nbytes, pattern = std::move(pattern)] {
       OpenScope open(*reg, {r});
-      for (std::size_t i = 0; i < nbytes; i += pattern.size())
-        std::memcpy(static_cast<char*>(dst) + i, pattern.data(), pattern.size());
+      char* to = open.at(static_cast<char*>(dst));
+      for (std::size_t i = 0; i < nbytes; i += pattern.size()) std::memcpy(to + i, pattern.data(), pattern.size());
     });
   }
 
