@@ -62,7 +62,10 @@ struct TransferSteps {
   bool via_host = false;    ///< routed device -> host -> device (different backends)
   bool small = false;       ///< the small-copy path (staged, one chunk, one stream)
   uint64_t chunk_bytes = 0; ///< bytes per staging chunk (staged only)
-  int64_t chunk_elems = 0;  ///< elements per staging chunk (staged only)
+  int64_t chunk_elems = 0;  ///< elements per staging chunk, the largest (staged only)
+  /// Elements of the first and last chunk when the chunks ramp (Note [Ramped chunks] in
+  /// impl/transfer/planner.cpp); 0: every chunk but the last is chunk_elems.
+  int64_t ramp_elems = 0;
   int64_t chunks = 0;
   int slots = 0;
   int host_threads = 0;     ///< most host threads per staging chunk (staged only)

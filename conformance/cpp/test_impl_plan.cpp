@@ -1,13 +1,17 @@
 // The optimized implementation's plans (DESIGN.md "Plan is data"; COPY-1, COPY-2): the
 // decision, the rule, the copy kind with its collapsed layout, the threads, the bytes.
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/nested.h"
 #include "impl/as_tensor.h"
 #include "impl/cpu/copy.h"
+#include "impl/transfer/transfer.h"
 #include "impl_compare.h"
 
 using namespace astensor;
@@ -312,4 +316,48 @@ TEST(ImplPlan, DeviceSourcePlansListEveryLink) {  // COPY-2: bytes per link, cas
   EXPECT_TRUE(mentions(e, "link sim:0 -> sim:0: 128 bytes")) << e;
   EXPECT_TRUE(mentions(e, "transfer: d2d")) << e;
   EXPECT_TRUE(mentions(e, "cast float64 -> float32 on the device")) << e;
+}
+
+// Note [Ramped chunks] (impl/transfer/planner.cpp): the chunks of a staged transfer cover it in
+// order, none larger than a slot; with the ramp on they start at the ramp size, grow at most
+// doubling from either end, and cost at most two ramps' worth of extra chunks.
+TEST(ImplPlan, ChunkBoundsCoverTheTransferAndRampAtBothEnds) {
+  EXPECT_TRUE(rc::check("chunk_bounds", [] {
+    const int64_t numel = *rc::gen::inRange<int64_t>(0, 200000);
+    const int64_t chunk = *rc::gen::inRange<int64_t>(1, 5000);
+    const int64_t ramp = *rc::gen::oneOf(rc::gen::just<int64_t>(0), rc::gen::inRange<int64_t>(1, 6000));
+    const std::vector<int64_t> b = transfer::chunk_bounds(numel, chunk, ramp);
+    RC_ASSERT(!b.empty());
+    RC_ASSERT(b.front() == 0);
+    RC_ASSERT(b.back() == numel);
+    const std::size_t n = b.size() - 1;
+    RC_ASSERT((numel == 0) == (n == 0));
+    const bool ramped = ramp > 0 && ramp < chunk;
+    for (std::size_t i = 0; i < n; ++i) {
+      const int64_t size = b[i + 1] - b[i];
+      RC_ASSERT(size > 0);
+      RC_ASSERT(size <= chunk);
+      if (!ramped) {
+        RC_ASSERT(i + 1 == n || size == chunk);  // equal chunks, the last one what is left
+      } else {
+        // Grown from the nearer end, doubling: at most ramp * 2^(distance to that end).
+        const std::size_t from_end = std::min(i, n - 1 - i);
+        RC_ASSERT(size <= (from_end >= 40 ? chunk : std::min(chunk, ramp << from_end)));
+      }
+    }
+    const int64_t plain = (numel + chunk - 1) / chunk;
+    if (!ramped) {
+      RC_ASSERT(static_cast<int64_t>(n) == plain);
+    } else if (numel > 0) {
+      RC_ASSERT(b[1] == std::min(ramp, numel));  // the first chunk is the ramp's
+      const int64_t doublings = static_cast<int64_t>(std::ceil(std::log2(double(chunk) / double(ramp))));
+      RC_ASSERT(static_cast<int64_t>(n) <= plain + 2 * doublings + 1);
+    }
+  }));
+  // The shape the default makes of 16 MiB of float32: 512 KiB up to 4 MiB and back down.
+  const int64_t k = 1024 / 4;  // 1 KiB of float32
+  const std::vector<int64_t> b = transfer::chunk_bounds(16384 * k, 4096 * k, 512 * k);
+  std::vector<int64_t> sizes;
+  for (std::size_t i = 0; i + 1 < b.size(); ++i) sizes.push_back((b[i + 1] - b[i]) / k);
+  EXPECT_EQ(sizes, (std::vector<int64_t>{512, 1024, 2048, 4096, 1024, 4096, 2048, 1024, 512}));
 }

@@ -98,6 +98,7 @@ TEST(DEVICE_SUITE(TransferProperty), RandomShapesChunksAndSlotsMatchTheReference
                                           Layout::Packed);
   const bool swapped = *rc::gen::arbitrary<bool>();
   TransferOptions o = small_chunks(*rc::gen::inRange<std::size_t>(64, 20000), *rc::gen::inRange(1, 5));
+  o.ramp_bytes = *rc::gen::element<std::size_t>(0, 64, 1000, 4096);  // Note [Ramped chunks]: on when < chunk
   HostArray a = make_array(from, rows, cols, layout, swapped, *rc::gen::arbitrary<uint32_t>());
   Tensor want = copy_plain(a.view, to, test_device(0));
   Tensor got = transfer::to_device(a.view, to, test_device(0), o);
@@ -151,6 +152,62 @@ TEST(DEVICE_SUITE(TransferPlan), WideningCastsTransferTheNarrowType) {  // XFER-
   Tensor ti = transfer::to_device(vi, DType::float64, test_device(0));
   EXPECT_EQ(be.counters().bytes(Link::H2D), 20000u);
   EXPECT_EQ(be.counters().kernel_launches, 1u);
+}
+
+// Note [Ramped chunks]: with the ramp on, the chunks start small, grow to the slot and shrink
+// back; every chunk is one copy (and one device cast), the slots and the device scratch slots
+// are reused across chunks of different sizes, and the results stay the reference's bit for bit
+// (XFER-3) under random delays, both ways and with the cast on either side.
+TEST(DEVICE_SUITE(TransferPlan), RampedChunksAreCopiedOneByOneAndMatchTheReference) {  // XFER-2, XFER-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  Backend& be = test_backend();
+  sim::ScopedDelays delays(0, 50);
+  TransferOptions o = small_chunks(16384);
+  o.ramp_bytes = 1024;
+  const int64_t n = 100003;  // not a whole number of chunks
+  std::vector<uint8_t> u8(static_cast<std::size_t>(n));
+  std::vector<float> f32(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    u8[static_cast<std::size_t>(i)] = static_cast<uint8_t>(i * 13 + 1);
+    f32[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.75f - 11.f;
+  }
+  struct Case {
+    ArrayView v;
+    DType to;
+    int64_t link_itemsize;
+  };
+  const Case cases[] = {{ArrayView::contiguous(f32.data(), DType::float32, {n}), DType::float32, 4},
+                        {ArrayView::contiguous(u8.data(), DType::uint8, {n}), DType::float32, 1},   // device cast
+                        {ArrayView::contiguous(f32.data(), DType::float32, {n}), DType::float16, 2}};  // host cast
+  for (const Case& c : cases) {
+    const std::string what = std::string(name(c.v.dtype)) + "->" + name(c.to);
+    const int64_t chunk_elems = 16384 / c.link_itemsize, ramp_elems = 1024 / c.link_itemsize;
+    const auto bounds = transfer::chunk_bounds(n, chunk_elems, ramp_elems);
+    const uint64_t chunks = bounds.size() - 1;
+    ASSERT_GT(chunks, static_cast<uint64_t>((n + chunk_elems - 1) / chunk_elems)) << what << ": the ramp adds chunks";
+    auto plan = transfer::describe_transfer(c.v, c.to, test_device(0), o);
+    EXPECT_EQ(plan.transfer->chunks, static_cast<int64_t>(chunks)) << plan.str();
+    EXPECT_EQ(plan.transfer->ramp_elems, ramp_elems) << plan.str();
+    EXPECT_NE(plan.str().find("chunks ramp from 1 KiB"), std::string::npos) << plan.str();
+    be.reset_counters();
+    Tensor t = transfer::to_device(c.v, c.to, test_device(0), o);
+    EXPECT_EQ(be.counters().copies[int(Link::H2D)], chunks) << what << ": one copy per chunk";
+    if (c.link_itemsize == 1) EXPECT_EQ(be.counters().kernel_launches, chunks) << what << ": one cast per chunk";
+    expect_same_tensor(t, copy_plain(c.v, c.to, test_device(0)), what.c_str());
+    // And back, ramped the same way over the link (the result's dtype crosses).
+    be.reset_counters();
+    Tensor back = transfer::to_host(view_of(t), c.to, o);
+    const int64_t back_elems = 16384 / static_cast<int64_t>(itemsize(c.to));
+    EXPECT_EQ(be.counters().copies[int(Link::D2H)],
+              transfer::chunk_bounds(n, back_elems, 1024 / static_cast<int64_t>(itemsize(c.to))).size() - 1)
+        << what;
+    expect_same_tensor(back, copy_plain(view_of(t), c.to, Device::cpu()), (what + " back").c_str());
+  }
+  // Off: equal chunks.
+  o.ramp_bytes = 0;
+  auto plain = transfer::describe_transfer(cases[0].v, DType::float32, test_device(0), o);
+  EXPECT_EQ(plain.transfer->chunks, (n + 4095) / 4096);
+  EXPECT_EQ(plain.str().find("chunks ramp"), std::string::npos) << plain.str();
 }
 
 TEST(DEVICE_SUITE(TransferPlan), NarrowingCastsCastBeforeTheTransfer) {  // XFER-2

@@ -1,5 +1,5 @@
 """The transfer pipeline's tunables (issue 12): chunk size, ring slots, staging threads, cast
-placement and the small-copy threshold are runtime settings, read from the environment once per process, named in
+placement, the small-copy threshold and the chunk ramp are runtime settings, read from the environment once per process, named in
 explain() (COPY-2), and a bad value is a ValueError naming the variable and its value. The
 results do not depend on them (XFER-3: bit-equal to the reference whatever the setting).
 Each case runs in a fresh interpreter, since the environment is read on first use."""
@@ -43,7 +43,7 @@ def test_defaults_are_named_in_explain():
     r = run({})
     assert r.returncode == 0, r.stderr
     line = transfer_line(r.stdout)
-    assert "tunables: chunk 4 MiB, slots 3, host threads auto, cast site auto, small copy 1 MiB" in line
+    assert "tunables: chunk 4 MiB, slots 3, host threads auto, cast site auto, small copy 1 MiB, ramp 512 KiB" in line
     assert "(env)" not in line
     assert "small copy: one pinned slot" in line  # 600 KB over the link: the small-copy path
 
@@ -81,10 +81,28 @@ def test_xfer3_results_do_not_depend_on_the_tunables(chunk, slots, threads, site
         assert "cast on the host" in line
 
 
+@pytest.mark.parametrize("ramp,want", [("64KiB", "64 KiB"), ("0", "off"), ("8MiB", "8 MiB")])
+def test_the_chunk_ramp_is_a_tunable(ramp, want):
+    """Note [Ramped chunks]: with 256 KiB chunks (the 600 KB transfer then takes the ring), a
+    64 KiB ramp adds chunks at both ends; 0, or a ramp not below the chunk, is plain chunks. The
+    results are the reference's either way (the script checks)."""
+    r = run({"ASTENSOR_STAGING_RAMP": ramp, "ASTENSOR_STAGING_CHUNK": "256KiB"})
+    assert r.returncode == 0, r.stderr
+    line = transfer_line(r.stdout)
+    assert f"ramp {want} (env)" in line, line
+    chunks = int(re.search(r", (\d+) chunks?, up to", line).group(1))
+    plain = -(-600 * 250 * 4 // (256 * 1024))  # 600 KB of float32 in 256 KiB chunks
+    if ramp == "64KiB":
+        assert "chunks ramp from 64 KiB" in line and chunks > plain, line
+    else:
+        assert "chunks ramp" not in line and chunks == plain, line
+
+
 @pytest.mark.parametrize("var,value", [("ASTENSOR_STAGING_CHUNK", "lots"), ("ASTENSOR_STAGING_CHUNK", "16"),
                                        ("ASTENSOR_STAGING_SLOTS", "0"), ("ASTENSOR_STAGING_SLOTS", "3x"),
                                        ("ASTENSOR_STAGING_THREADS", "-1"), ("ASTENSOR_CAST_SITE", "gpu"),
                                        ("ASTENSOR_SMALL_COPY", "2GiB"), ("ASTENSOR_SMALL_COPY", "-1"),
+                                       ("ASTENSOR_STAGING_RAMP", "lots"), ("ASTENSOR_STAGING_RAMP", "63"),
                                        ("ASTENSOR_PINNED_POOL_MB", "lots"), ("ASTENSOR_PINNED_POOL_MB", "0"),
                                        ("ASTENSOR_PINNED_POOL_MB", "2.5")])
 def test_a_bad_setting_is_a_value_error_naming_it(var, value):

@@ -55,7 +55,7 @@ std::optional<std::size_t> parse_bytes(std::string_view t) {
 /// were set, or the error a bad one gives.
 struct EnvOptions {
   TransferOptions options;
-  bool chunk = false, slots = false, threads = false, cast = false, small = false;
+  bool chunk = false, slots = false, threads = false, cast = false, small = false, ramp = false;
   std::string error;
 };
 
@@ -86,6 +86,12 @@ EnvOptions read_env_options() {
     auto b = parse_bytes(v);
     if (!b || *b > (std::size_t(1) << 30)) bad("ASTENSOR_SMALL_COPY", v, "a size up to 1GiB (0: off), e.g. 256KiB");
     else e.options.small_copy_bytes = *b, e.small = true;
+  }
+  if (const char* v = std::getenv("ASTENSOR_STAGING_RAMP"); v && *v) {
+    auto b = parse_bytes(v);
+    if (!b || (*b != 0 && *b < 64) || *b > (std::size_t(1) << 30))
+      bad("ASTENSOR_STAGING_RAMP", v, "0 (off) or a size from 64 bytes to 1GiB, e.g. 512KiB");
+    else e.options.ramp_bytes = *b, e.ramp = true;
   }
   e.slots = int_in("ASTENSOR_STAGING_SLOTS", 1, 64, &e.options.slots);
   e.threads = int_in("ASTENSOR_STAGING_THREADS", 1, 1024, &e.options.host_threads);
@@ -125,7 +131,9 @@ std::string options_str(const TransferOptions& o) {
       ", cast site ", o.force_cast_site ? cast_site_name(*o.force_cast_site) : "auto",
       from_env(e.cast, o.force_cast_site == eo.force_cast_site),
       ", small copy ", o.small_copy_bytes ? human_bytes(o.small_copy_bytes) : std::string("off"),
-      from_env(e.small, o.small_copy_bytes == eo.small_copy_bytes));
+      from_env(e.small, o.small_copy_bytes == eo.small_copy_bytes),
+      ", ramp ", o.ramp_bytes ? human_bytes(o.ramp_bytes) : std::string("off"),
+      from_env(e.ramp, o.ramp_bytes == eo.ramp_bytes));
 }
 
 int staging_host_threads(DeviceType device_type, const TransferOptions& opt) {

@@ -1,6 +1,6 @@
 #pragma once
 /// The transfer pipeline's tunables (staging chunk, slots, host threads, cast placement,
-/// small-copy threshold): their defaults, the environment variables that override them, and
+/// small-copy threshold, chunk ramp): their defaults, the environment variables that override them, and
 /// how explain() names them. The planner (planner.cpp) reads them; a Plan keeps the ones it was
 /// made with (TransferSteps::options).
 
@@ -33,6 +33,12 @@ struct TransferOptions {
   /// take the small-copy path: one pinned slot, everything on one stream, no ring events, no
   /// cast stream, one host thread; 0 turns it off. Environment: ASTENSOR_SMALL_COPY.
   std::size_t small_copy_bytes = std::size_t(1) << 20;
+  /// The first and the last chunk of a staged transfer (Note [Ramped chunks] in planner.cpp):
+  /// the chunks grow from this size to chunk_bytes, doubling, and shrink back the same way at
+  /// the end, so the link starts after a small fill and the last stage after the last fill is
+  /// short. 0, or not below chunk_bytes, turns it off (all chunks chunk_bytes).
+  /// Environment: ASTENSOR_STAGING_RAMP.
+  std::size_t ramp_bytes = std::size_t(512) << 10;
 };
 
 /// The options as_tensor runs transfers with: TransferOptions{} with the overrides of the
@@ -41,7 +47,8 @@ struct TransferOptions {
 /// it is fixed: a silently ignored setting would mislead a tuning run).
 const TransferOptions& default_options();
 /// The tunables as one line for explain(): "chunk 4 MiB, slots 3, host threads auto, cast site
-/// auto, small copy 1 MiB", each value read from the environment followed by "(env)".
+/// auto, small copy 1 MiB, ramp 512 KiB", each value read from the environment followed by
+/// "(env)".
 std::string options_str(const TransferOptions& options);
 
 /// The most host threads a transfer to or from `device_type` fills or drains a staging slot

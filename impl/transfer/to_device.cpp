@@ -94,6 +94,7 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
   }
 
   const int64_t chunk_elems = steps.chunk_elems;
+  const std::vector<int64_t> bounds = chunk_bounds(numel, chunk_elems, steps.ramp_elems);  // Note [Ramped chunks]
   const int host_threads = steps.host_threads;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
   if (device_cast)
@@ -107,7 +108,7 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
   if (device_cast) guard_kernels.emplace(be, kernel_stream);
   for (int64_t c = 0; c < steps.chunks; ++c) {
     Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = c * chunk_elems, n = std::min(chunk_elems, numel - start);
+    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
     wait_slot(slot);  // the previous copy out of this pinned slot has finished
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
@@ -164,12 +165,13 @@ void stage_host_side(const ArrayView& src, const impl::Plan& p) {
   const int64_t numel = p.layout.numel;
   Backend& be = backend(p.device.type);
   const int64_t chunk_elems = steps.chunk_elems;
+  const std::vector<int64_t> bounds = chunk_bounds(numel, chunk_elems, steps.ramp_elems);  // Note [Ramped chunks]
   const int host_threads = staging_host_threads(p.device.type, steps.options);
   std::vector<Slot> ring = make_ring(be, p.device.index, steps.slots,
                                      static_cast<std::size_t>(chunk_elems) * itemsize(steps.link_dtype), false);
   for (int64_t c = 0; c < steps.chunks; ++c) {  // run_to_device's loop, without the copies
     Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = c * chunk_elems, n = std::min(chunk_elems, numel - start);
+    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
     host_chunk(p.layout, src.data, src.dtype, steps.swap_bytes, slot.host.data(), steps.link_dtype, start, start + n,
                host_threads);
   }

@@ -16,6 +16,7 @@
 #include "impl/transfer/pinned_pool.h"
 #include "impl/transfer/producer_wait.h"
 #include "impl/transfer/staging_ring.h"
+#include "impl/transfer/transfer.h"
 
 namespace astensor::transfer {
 
@@ -91,6 +92,7 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
     return make_result(out, src, p);
   }
   const int64_t chunk_elems = steps.chunk_elems;
+  const std::vector<int64_t> bounds = chunk_bounds(numel, chunk_elems, steps.ramp_elems);  // Note [Ramped chunks]
   const int host_threads = steps.host_threads;
   StreamHandle kernel_stream = kernel ? cast_stream(be, dev.index) : nullptr;
   std::shared_ptr<Storage> scratch;  // written by the kernels on kernel_stream
@@ -106,7 +108,7 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
   auto issue = [&](int64_t c) {
     ASTENSOR_RANGE("enqueue_d2h");
     Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = c * chunk_elems, n = std::min(chunk_elems, numel - start);
+    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
     const void* from = static_cast<const char*>(src.data) + start * int64_t(link_itemsize);  // dense source
     if (kernel) {
       char* device_slot =
@@ -124,7 +126,7 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
   for (int64_t c = 0; c < std::min<int64_t>(steps.slots, steps.chunks); ++c) issue(c);
   for (int64_t c = 0; c < steps.chunks; ++c) {
     Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = c * chunk_elems, n = std::min(chunk_elems, numel - start);
+    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
     wait_slot(slot);
     {
       ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused

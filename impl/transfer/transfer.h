@@ -15,6 +15,7 @@
 /// impl::Plan (its transfer section, TransferSteps); the files are listed in README.md.
 
 #include <cstdint>
+#include <vector>
 
 #include "core/array_view.h"
 #include "core/backend.h"
@@ -30,6 +31,12 @@ namespace astensor::transfer {
 /// byteswap. impl's plan_copy calls it with default_options(). Raises ValueError for a host
 /// to host copy (not a transfer) and for options out of range.
 void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& options);
+
+/// The chunks of a staged transfer of `numel` elements (Note [Ramped chunks] in planner.cpp):
+/// chunk c is [bounds[c], bounds[c + 1]); none is larger than chunk_elems. ramp_elems = 0: all
+/// chunk_elems but the last; else the chunks double from ramp_elems up to chunk_elems and halve
+/// back down to it at the end.
+std::vector<int64_t> chunk_bounds(int64_t numel, int64_t chunk_elems, int64_t ramp_elems);
 
 /// The plan of transfer(src, dtype, device) without running it (tests and benchmarks assert
 /// it; str() prints it, transfer_str() its "transfer:" line). `device` is resolved
