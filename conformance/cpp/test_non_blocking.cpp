@@ -226,6 +226,23 @@ TEST(DEVICE_SUITE(NonBlocking), ExplainSaysWhatHappens) {
   EXPECT_EQ(impl::explain(Source(v), blocking).find("non-blocking"), std::string::npos);
 }
 
+// Note [Ramped chunks]: a blocking staged transfer ramps its chunks, a non-blocking one does not
+// (the ring's whole capacity stays in flight at return, covering the caller's next call).
+TEST(DEVICE_SUITE(NonBlocking), ANonBlockingTransferKeepsWholeChunks) {
+  ASTENSOR_REQUIRE_DEVICES(1);
+  std::vector<float> src(std::size_t(5) << 20, 0.5f);  // 20 MiB: several 4 MiB chunks
+  const ArrayView v = ArrayView::contiguous(src.data(), DType::float32, Dims{int64_t(src.size())});
+  Options blocking;
+  blocking.device = test_device(0);
+  const impl::Plan b = impl::plan(Source(v), blocking);
+  const impl::Plan nb = impl::plan(Source(v), non_blocking_to(test_device(0)));
+  ASSERT_TRUE(b.transfer && nb.transfer);
+  EXPECT_GT(b.transfer->ramp_elems, 0) << b.str();
+  EXPECT_EQ(nb.transfer->ramp_elems, 0) << nb.str();
+  EXPECT_EQ(nb.transfer->chunks, 5) << nb.str();
+  EXPECT_GT(b.transfer->chunks, nb.transfer->chunks) << b.str();
+}
+
 }  // namespace
 }  // namespace astensor::testing
 

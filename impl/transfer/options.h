@@ -36,7 +36,8 @@ struct TransferOptions {
   /// The first and the last chunk of a staged transfer (Note [Ramped chunks] in planner.cpp):
   /// the chunks grow from this size to chunk_bytes, doubling, and shrink back the same way at
   /// the end, so the link starts after a small fill and the last stage after the last fill is
-  /// short. 0, or not below chunk_bytes, turns it off (all chunks chunk_bytes).
+  /// short. Blocking transfers only (a non-blocking one keeps its whole ring in flight at
+  /// return). 0, or not below chunk_bytes, turns it off (all chunks chunk_bytes).
   /// Environment: ASTENSOR_STAGING_RAMP.
   std::size_t ramp_bytes = std::size_t(512) << 10;
 };

@@ -52,6 +52,11 @@ bool dense_in_order(const impl::cpu::CopyLayout& l, std::size_t itemsize) {
 // 512 KiB: float32 0.923 -> 0.953 of the link, float64->float32 0.832 -> 0.925, D2H 0.920 ->
 // 0.945; on the fast link the 2-core VM's noise (0.8-1.1 run to run) hides any difference.
 // 256 KiB and 1 MiB measured alike on the slow link; 512 KiB keeps the chunk count lower.
+// Blocking transfers only: a non-blocking one (XFER-4) returns once its last chunk is staged,
+// leaving the last `slots` chunks queued on the link, and that queue is what covers the
+// caller's next call. Ramped down, the queue was 3.5 MiB instead of 12 (and the call waited
+// for more of the link): bench/overlap.py's back-to-back 16 MiB non-blocking conversions on
+// sim's slow link took 5.1-5.2 ms per batch ramped, 4.6-4.8 not (model: 4.2).
 std::vector<int64_t> chunk_bounds(int64_t numel, int64_t chunk_elems, int64_t ramp_elems) {
   std::vector<int64_t> bounds{0};
   if (numel <= 0) return bounds;
@@ -93,7 +98,8 @@ void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& o
   const bool cast = src.dtype != dtype;
   auto staging = [&](DType link_dtype) {
     t.chunk_elems = std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / itemsize(link_dtype)));
-    const int64_t ramp = static_cast<int64_t>(opt.ramp_bytes / itemsize(link_dtype));
+    // Note [Ramped chunks]: blocking transfers only.
+    const int64_t ramp = p.non_blocking ? 0 : static_cast<int64_t>(opt.ramp_bytes / itemsize(link_dtype));
     t.ramp_elems = ramp > 0 && ramp < t.chunk_elems ? ramp : 0;
     t.staged = true;
     t.chunks = static_cast<int64_t>(chunk_bounds(numel, t.chunk_elems, t.ramp_elems).size()) - 1;
