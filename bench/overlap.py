@@ -28,9 +28,9 @@ per batch (the best overlapped schedule: sim's modelled copy and requested pause
 measured pinned copy and spin); ratio = per batch / bound (the issue's target for
 non_blocking: <= 1.1); measured bound = max of the stages run alone in the same repeats (STAGES:
 what the stages really take here, e.g. sim's timers overshooting a pause); best = the fastest
-repeat of a mode (beside the median, not instead of it: see SIM_TWO_STATES); host copy ms = one
-single-threaded numpy copy of the batch (what staging a pageable source costs the host, for
-reading the ratio; not part of the bound).
+repeat of a mode (beside the median, not instead of it: see the note on sim's two groups below
+TARGET_RATIO); host copy ms = one single-threaded numpy copy of the batch (what staging a
+pageable source costs the host, for reading the ratio; not part of the bound).
 
     python bench/overlap.py [--quick] [--reps N] [--out overlap.json]
 bench/peers.py runs it and stores the result under "overlap" in peers.json (reports/generate.py).
@@ -61,17 +61,15 @@ except Exception as e:  # pragma: no cover - depends on the build
 # both ways, 5 us per copy of every kind, 2 copy engines (the other kinds keep sim's defaults).
 LINK_SLOW = "pinned=4GB/s,latency=5us,engines=2"
 TARGET_RATIO = 1.1
-# Why a sim row's repeats of non_blocking fall into two groups on a 2-core machine (measured
-# 2026-12-05, 16 MiB: 4.45-4.6 ms or 5.1-5.5 ms per batch, nothing in between). sim's copy engine
-# is a host thread that runs the memcpy, then sleeps until the modelled end of the copy. When the
-# scheduler puts it on the same core as the calling thread (which wakes on that thread's events
-# and is pulled to its core), its wake-up at the modelled end waits behind the caller's staging
-# fill: per-thread /proc stats put both threads on one core for the whole slow repeat, the other
-# core idle, and a trace showed one copy per batch ending 0.7-0.85 ms late. Once on one core
-# they stay there for the repeat. Not a pipeline effect (on a GPU the copy engine takes no host
-# core) and not in the C++ overlap/ cases, whose passes run back to back.
-SIM_TWO_STATES = ("sim's copy engine is a host thread; on 2 cores it may share the caller's core "
-                  "for a whole repeat, and its modelled copy then ends late")
+# Why a sim row's repeats of non_blocking once fell into two groups on a 2-core machine (measured
+# 2026-12-05, 16 MiB: 4.45-4.6 ms or 5.1-5.5 ms per batch, nothing in between): sim's copy engine
+# is a host thread that runs the memcpy and then sleeps until the copy's modelled end. When the
+# scheduler put it on the caller's core (the caller waits on its events and is pulled there), it
+# woke late behind the caller's staging fill (one copy per batch ended 0.7-0.85 ms late), and the
+# next copy started from that late wake-up. Since Note [sim's modelled clock]
+# (backends/sim/detail/streams.h) a copy starts from the previous one's modelled end, the worker
+# catches up, and the same runs gave one group (4.45-4.6 ms). The fastest repeat stays beside the
+# median as a check that the median is not such a split.
 MODES = ("blocking", "non_blocking", "torch")
 # Each stage alone, as it runs here (interleaved with the modes): k non-blocking conversions
 # with no kernel, and k kernels with no conversion. Their max is the measured bound: what the

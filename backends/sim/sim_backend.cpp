@@ -316,7 +316,10 @@ class SimBackend final : public Backend {
     // As exact as a modelled copy (wait_until), so a modelled kernel of the copy's time is not
     // longer than the copy by a sleep's wake-up lag.
     stream(h)->enqueue([microseconds] {
-      sim_detail::wait_until(std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds));
+      // Note [sim's modelled clock]: from the stream's modelled start, so a late worker catches up.
+      const auto end = sim_detail::modelled_start() + std::chrono::microseconds(microseconds);
+      sim_detail::wait_until(end);
+      sim_detail::set_modelled_end(end);
     });
   }
   void enqueue_fill(StreamHandle h, void* dst, std::size_t nbytes, std::vector<unsigned char> pattern) {

@@ -1,6 +1,8 @@
 // sim's streams (Note [sim streams model CUDA] in detail/streams.h): each SimStream's worker
 // thread, which runs the queue in order, and the queueing, marking and waiting around it.
 
+#include <algorithm>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -10,6 +12,12 @@
 #include "backends/sim/detail/streams.h"
 
 namespace astensor::sim_detail {
+
+namespace {
+thread_local OpClock* t_clock = nullptr;  // set by SimStream::run around each operation
+}  // namespace
+
+OpClock* current_op_clock() { return t_clock; }
 
 SimStream::SimStream(int device) : device_(device), worker_([this] { run(); }) {}
 
@@ -25,7 +33,7 @@ SimStream::~SimStream() {
 void SimStream::enqueue(std::function<void()> op) {
   {
     std::lock_guard<std::mutex> g(m_);
-    q_.push_back(std::move(op));
+    q_.push_back(Item{std::move(op), std::chrono::steady_clock::now(), false});
   }
   cv_.notify_all();
 }
@@ -37,7 +45,7 @@ void SimStream::mark(std::function<void()> mark) {
       mark();
       return;
     }
-    q_.push_back(std::move(mark));
+    q_.push_back(Item{std::move(mark), std::chrono::steady_clock::now(), true});
   }
   cv_.notify_all();
 }
@@ -58,18 +66,27 @@ void SimStream::run() {
   for (;;) {
     cv_.wait(l, [&] { return stop_ || !q_.empty(); });
     if (q_.empty()) return;  // stop_ with nothing left
-    auto op = std::move(q_.front());
+    Item item = std::move(q_.front());
     q_.pop_front();
     running_ = true;
     l.unlock();
     maybe_delay();
+    // Note [sim's modelled clock]: the operation starts when it was queued or when the previous
+    // one ended, in modelled time; end_ is the worker's alone.
+    OpClock clock{std::max(item.queued, end_), {}, false};
+    t_clock = &clock;
     std::exception_ptr err;
     try {
-      op();
+      item.op();
     } catch (...) {
       err = std::current_exception();
     }
-    op = nullptr;
+    t_clock = nullptr;
+    if (clock.modelled)
+      end_ = clock.end;
+    else if (!item.instant)
+      end_ = std::chrono::steady_clock::now();
+    item.op = nullptr;
     l.lock();
     if (err && !error_) error_ = err;
     running_ = false;

@@ -1,8 +1,8 @@
 // The link model of sim (issue 12; Note [the sim link model] in backends/sim/detail/link_model.h):
 // with it on, a sim copy holds its stream and a copy engine of its device until latency +
-// bytes / bandwidth has passed since it took the engine; copies in one direction serialize
-// on one engine even from different streams, H2D and D2H overlap with two engines; results
-// stay bit-exact; off (the default), copies cost what memcpy costs.
+// bytes / bandwidth has passed since its modelled start (Note [sim's modelled clock]); copies
+// in one direction serialize on one engine even from different streams, H2D and D2H overlap
+// with two engines; results stay bit-exact; off (the default), copies cost what memcpy costs.
 //
 // Timings are checked against generous bounds (this machine is shared and noisy): a copy
 // modelled at ~100 ms must take >= 0.95x and <= model + 30 ms; "serialized" means >= 1.9x one
@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/backend.h"
@@ -340,6 +341,68 @@ TEST(SimLinkEngines, EachDeviceHasItsOwnEngines) {
   EXPECT_LT(t, 1.5 * one);
   sim_be().destroy_stream(1, s1b);
   sim_be().deallocate(1, other);
+}
+
+// --- the modelled clock (Note [sim's modelled clock] in backends/sim/detail/streams.h) -------
+
+// A stream's worker that reaches each operation late (here the random-delay mode holds it half
+// a copy's time before every operation, as a worker sharing a core with its caller wakes late)
+// does not add that lateness to the link: k copies queued back to back take k times the model,
+// not k times (model + delay), and never less than the model. Before the modelled clock each
+// copy started when the worker reached it, and this took >= k x (model + delay).
+TEST(SimLinkClock, ALateWorkerCatchesUpOnQueuedCopies) {
+  constexpr int k = 20;
+  const std::size_t bytes = std::size_t(1) << 20;
+  Buffers b(bytes);
+  const sim::LinkModel m = uniform_model(kSanitized ? 250e6 : 1e9);  // 1 MiB: ~1 ms (sanitized ~4 ms)
+  sim::ScopedLinkModel scoped(m);
+  const double one = m.seconds(sim::LinkKind::H2DPinned, bytes);
+  const double delay = one / 2;
+  sim::ScopedDelays delays(static_cast<unsigned>(delay * 1e6), static_cast<unsigned>(delay * 1e6));
+  const double t0 = now_s();
+  for (int i = 0; i < k; ++i) sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), bytes, b.s1);
+  sim_be().synchronize_stream(b.s1);
+  const double t = now_s() - t0;
+  EXPECT_GE(t, 0.99 * k * one) << "never faster than the modelled link";
+  EXPECT_LT(t, k * (one + delay / 2)) << "the worker's lateness was added to the link (" << k << " x " << one * 1e3
+                                      << " ms modelled, " << delay * 1e3 << " ms late each)";
+}
+
+// The same for modelled kernels (sim::enqueue_sleep), and a copy after them starts where they
+// end in modelled time: the stream's operations chain on one clock.
+TEST(SimLinkClock, ALateWorkerCatchesUpOnQueuedSleepsAndTheCopyAfterThem) {
+  constexpr int k = 20;
+  const std::size_t bytes = std::size_t(1) << 20;
+  Buffers b(bytes);
+  const sim::LinkModel m = uniform_model(kSanitized ? 250e6 : 1e9);
+  sim::ScopedLinkModel scoped(m);
+  const double one = m.seconds(sim::LinkKind::H2DPinned, bytes);
+  const double delay = one / 2;
+  sim::ScopedDelays delays(static_cast<unsigned>(delay * 1e6), static_cast<unsigned>(delay * 1e6));
+  const double t0 = now_s();
+  for (int i = 0; i < k; ++i) sim::enqueue_sleep(b.s1, static_cast<unsigned>(one * 1e6));
+  sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), bytes, b.s1);
+  sim_be().synchronize_stream(b.s1);
+  const double t = now_s() - t0;
+  EXPECT_GE(t, 0.99 * (k + 1) * one);
+  EXPECT_LT(t, (k + 1) * (one + delay / 2));
+}
+
+// An operation queued on an idle stream starts when it is queued, not earlier: a stream idle
+// for a while has no modelled time in hand (the clock never runs ahead of the host).
+TEST(SimLinkClock, AnIdleStreamHasNoTimeInHand) {
+  const std::size_t bytes = std::size_t(1) << 20;
+  Buffers b(bytes);
+  const sim::LinkModel m = uniform_model(kSanitized ? 250e6 : 1e9);
+  sim::ScopedLinkModel scoped(m);
+  const double one = m.seconds(sim::LinkKind::H2DPinned, bytes);
+  sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), bytes, b.s1);
+  sim_be().synchronize_stream(b.s1);
+  std::this_thread::sleep_for(std::chrono::duration<double>(5 * one));  // idle
+  const double t0 = now_s();
+  for (int i = 0; i < 3; ++i) sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), bytes, b.s1);
+  sim_be().synchronize_stream(b.s1);
+  EXPECT_GE(now_s() - t0, 0.99 * 3 * one);
 }
 
 // --- off: memcpy speed ----------------------------------------------------------------------

@@ -4,12 +4,14 @@
 /// holds, and which engine a copy takes. The model's state, the ASTENSOR_SIM_LINK parser and
 /// the link-model functions of sim.h are in link_model.cpp.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "backends/sim/detail/streams.h"
 #include "backends/sim/sim.h"
 
 namespace astensor::sim_detail {
@@ -19,9 +21,11 @@ namespace astensor::sim_detail {
 // link. With the model on (sim::LinkModel, ASTENSOR_SIM_LINK), each copy also costs modelled
 // time: it takes a copy engine of its device (waiting while another copy holds it, as copies
 // in one direction serialize on a real GPU even from different streams), runs the real memcpy,
-// then keeps the engine (and its stream) until latency + bytes / bandwidth has passed since it
-// took the engine. The modelled time is therefore a floor, never added to the memcpy: a
-// memcpy slower than the model shows its own time. The last ~150 us of the wait spin (with
+// then keeps the engine (and its stream) until latency + bytes / bandwidth has passed since the
+// copy's modelled start: when its stream reached it or the engine's previous copy ended, in
+// modelled time (Note [sim's modelled clock] in streams.h), so a worker thread that wakes late
+// catches up instead of slowing the link. The modelled time is therefore a floor, never added
+// to the memcpy: a memcpy slower than the model shows its own time. The last ~150 us of the wait spin (with
 // yields) instead of sleeping, so a sleep's wake-up lag (tens of us) does not inflate short
 // copies. Making pinned host memory (allocate_pinned) costs bytes / pin_bytes_per_s too, as
 // cudaHostAlloc does, so a pipeline that pins per call instead of reusing shows it on sim.
@@ -61,17 +65,24 @@ class CopyEngine {
         e->cv_.notify_one();
       }
     } release{this};
+    // Note [sim's modelled clock]: the copy starts when its stream reached it in modelled time
+    // or when the engine's last copy ended, whichever is later; it ends `seconds` after that, or
+    // when the memcpy ends if that is later.
     using Clock = std::chrono::steady_clock;
-    const Clock::time_point end =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    const Clock::time_point start = std::max(modelled_start(), free_at_);
+    Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     copy();
+    end = std::max(end, Clock::now());
     wait_until(end);
+    free_at_ = end;  // under busy_: no other copy holds the engine
+    set_modelled_end(end);
   }
 
  private:
   std::mutex m_;
   std::condition_variable cv_;
   bool busy_ = false;
+  std::chrono::steady_clock::time_point free_at_{};  // modelled end of the engine's last copy
 };
 
 /// The engine of `device` a copy of kind `k` takes (see sim::LinkModel: engine 0 carries H2D,

@@ -5,6 +5,7 @@
 /// (sim_backend.cpp) keeps the table of live streams and events, the default and current
 /// streams, and the protocol's streams 1 and 2.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,47 @@ namespace astensor::sim_detail {
 // copy_sync and deallocate wait for every stream of the device, protocol streams included,
 // as the CUDA backend's do (its copy_sync synchronizes the device; cudaFree waits too).
 
+// Note [sim's modelled clock] (issue 15): on a machine with few cores a stream's worker thread
+// may share a core with the thread that queues its work, and then wakes late from a modelled
+// wait (a copy's or a sleep's end) by as much as the other thread's timeslice: measured on 2
+// cores, 0.7-0.85 ms per 16 MiB batch, in runs where the scheduler had put the caller and the
+// copy thread on one core (bench/overlap.py's slow repeats). Had each modelled operation started
+// when the worker got to it, that lag would have been added to the link's time at every chunk.
+// So each stream keeps a modelled clock: an operation starts, in modelled time, when it was
+// queued or when the stream's previous operation ended in modelled time, whichever is later;
+// a modelled operation (a copy under the link model, a sleep) ends `seconds` after that start,
+// or when its real work ends if that is later; an event record takes no time; any other
+// operation ends when it really ends. The worker still waits until the modelled end before it
+// goes on, and nothing runs earlier than it did before: a late worker catches up (it does the
+// next copy's memcpy and then waits less) but never runs ahead of the model (an operation never
+// starts before it was queued, and a copy engine's copies still follow one another: each starts
+// at the earliest when the engine's previous copy ended). The random-delay mode's pauses are
+// real as before (they still expose a missing wait) and, like a late wake-up, are absorbed when
+// shorter than the modelled time in hand. Tests: SimLinkClock in test_sim_link.cpp.
+struct OpClock {
+  std::chrono::steady_clock::time_point start;  // modelled start of the running operation
+  std::chrono::steady_clock::time_point end;    // its modelled end, when `modelled`
+  bool modelled = false;
+};
+
+/// The modelled clock of the operation the calling thread is running for a stream; nullptr on
+/// any other thread (a copy_sync's caller, a test): there an operation starts now.
+OpClock* current_op_clock();
+
+/// Where a modelled operation starts: its stream's modelled start, or now off a stream.
+inline std::chrono::steady_clock::time_point modelled_start() {
+  const OpClock* c = current_op_clock();
+  return c ? c->start : std::chrono::steady_clock::now();
+}
+
+/// Records the modelled end of the running operation (no-op off a stream).
+inline void set_modelled_end(std::chrono::steady_clock::time_point end) {
+  if (OpClock* c = current_op_clock()) {
+    c->end = end;
+    c->modelled = true;
+  }
+}
+
 class SimStream {
  public:
   explicit SimStream(int device);
@@ -51,11 +93,17 @@ class SimStream {
 
  private:
   void run();
+  struct Item {
+    std::function<void()> op;
+    std::chrono::steady_clock::time_point queued;
+    bool instant;  // an event record: no modelled time (Note [sim's modelled clock])
+  };
 
   const int device_;
   std::mutex m_;
   std::condition_variable cv_, idle_cv_;
-  std::deque<std::function<void()>> q_;
+  std::deque<Item> q_;
+  std::chrono::steady_clock::time_point end_{};  // modelled end of the last operation (worker only)
   bool running_ = false, stop_ = false;
   std::exception_ptr error_;
   std::thread worker_;  // last: starts after the members above exist
