@@ -448,6 +448,10 @@ def headline(rows, peers):
 
     # The staging pipeline's host side (sim/stage) against memcpy with the same thread count.
     lines.append("\n" + staging_table(ok))
+    # The transfer pipeline against sim's link model (issue 12).
+    link = sim_link_table(ok)
+    if link:
+        lines.append("\n" + link)
     # Overlap: blocking against non-blocking conversions in a data loader's loop (issue 15).
     overlap = overlap_table(ok)
     if overlap:
@@ -508,6 +512,46 @@ def staging_table(ok):
                      fmt_num(r["bytes_per_second"] / 1e9) if "bytes_per_second" in r else "-",
                      fmt_num(r.get("memcpy_interleaved_GBps", r.get("limit_GBps"))), fmt_ratio(ratio), verdict])
     return head + "\n" + md_table(["fill", "size", "threads", "src GB/s", "memcpy GB/s", "ratio", "target"], body)
+
+
+SIM_LINK_TARGET = 0.9
+
+
+def sim_link_table(ok):
+    """sim/link/* rows (issue 12): the transfer pipeline under sim's link model, its efficiency
+    (the slowest stage of the best plan / the conversion's time) per link setting, path and size,
+    with the target >= SIM_LINK_TARGET from 16 MiB on."""
+    sl = [r for r in ok if r["path"].startswith("sim/link/") and r.get("efficiency") is not None]
+    if not sl:
+        return ""
+    sizes = sorted({r["axes"].get("bytes", "?") for r in sl}, key=lambda b: size_bytes(b) or 0)
+    by = {}
+    for r in sl:
+        by.setdefault(r["path"], {})[r["axes"].get("bytes", "?")] = r
+    settings = {"slow": 0, "fast": 1}
+    body = []
+    for path, cells in sorted(by.items(), key=lambda kv: (settings.get(kv[0].split("/")[2], 9), kv[0])):
+        row = [f"`{path}`"]
+        big = []
+        for b in sizes:
+            r = cells.get(b)
+            if not r:
+                row.append("-")
+                continue
+            bound = r.get("label", "").partition("bound:")[2].split(" ")[0] or "?"
+            row.append(f"{r['efficiency']:.2f} ({bound})")
+            if (size_bytes(b) or 0) >= 16 << 20:
+                big.append(r["efficiency"])
+        row.append("-" if not big else ("meets" if min(big) >= SIM_LINK_TARGET else f"misses ({min(big):.2f})"))
+        body.append(row)
+    return ("**The transfer pipeline against sim's link model** (`sim/link/`, issue 12; \"slow\": pinned "
+            "4 GB/s each way, slower than this machine's host copies; \"fast\": 100 GB/s, faster than them; 5 us "
+            "per copy, 2 copy engines; efficiency = the slowest stage of the best plan / the conversion's time, "
+            "medians; in brackets the stage that bounds it: the modelled link for the bytes that must cross it, "
+            "the host staging (a memcpy of the bytes staging moves, timed beside each conversion), or sim's "
+            "device cast, which runs on a host thread; target >= "
+            f"{SIM_LINK_TARGET:g} from 16 MiB on):\n\n"
+            + md_table(["case"] + sizes + ["target (from 16 MiB)"], body))
 
 
 def overlap_table(ok):
