@@ -183,7 +183,7 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
   sim::ScopedLinkModel scoped(model);
   { Tensor warm = call_as_tensor(Impl::Optimized, src, o); }
   std::vector<double> conv_s, memcpy_s, kernel_s;
-  begin_stage_counters();
+  begin_stage_counters(DeviceType::Sim);
   for (auto _ : state) {
     double t0 = now_s();
     { Tensor t = call_as_tensor(Impl::Optimized, src, o); }
@@ -211,7 +211,7 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
     }
     state.ResumeTiming();
   }
-  report_stage_counters(state);
+  report_stage_counters(state, DeviceType::Sim);
   state.SetBytesProcessed(static_cast<int64_t>(link_bytes) * static_cast<int64_t>(state.iterations()));
   const double mc = median_of(conv_s), mm = median_of(memcpy_s), mk = median_of(kernel_s);
   if (mc <= 0) return;

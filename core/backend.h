@@ -59,6 +59,15 @@ struct TransferCounters {
   std::array<uint64_t, kNumLinks> copies{};
   uint64_t kernel_launches = 0;
   uint64_t kernel_elements = 0;
+  /// Device-side time (issue 12's per-stage counters), where the backend measures it
+  /// (`device_times`): nanoseconds each link's copies held their copy engine (on sim under the
+  /// link model: the modelled time, or the memcpy's when longer; without it: the memcpy), and
+  /// nanoseconds the device's kernels ran (sim: its cast kernels and its modelled pauses,
+  /// sim::enqueue_sleep). The CUDA backend does not time its device work (that would need an
+  /// event pair around every copy and kernel): there Nsight shows it, and these stay 0.
+  bool device_times = false;
+  std::array<uint64_t, kNumLinks> copy_ns{};
+  uint64_t kernel_ns = 0;
 
   uint64_t bytes(Link l) const {
     return pinned_bytes[static_cast<int>(l)] + pageable_bytes[static_cast<int>(l)];

@@ -96,10 +96,17 @@ class SimBackend final : public Backend {
       OpenScope open(*reg, {c.src, c.dst});
       std::memcpy(open.at(dst), open.at(src), nbytes);
     };
-    if (!model) return copy();
+    std::atomic<uint64_t>& busy = counters_.copy_ns[c.link];
+    if (!model) {
+      const auto t0 = std::chrono::steady_clock::now();
+      copy();
+      busy.fetch_add(ns_since(t0), std::memory_order_relaxed);
+      return;
+    }
     // The engines of the device the copy involves (the source's, but a host source's target).
     const int dev = src_device.is_cpu() ? dst_device.index : src_device.index;
-    engines_[dev][engine_index(*model, c.kind)].run(model->seconds(c.kind, static_cast<double>(nbytes)), copy);
+    busy.fetch_add(engines_[dev][engine_index(*model, c.kind)].run(model->seconds(c.kind, static_cast<double>(nbytes)), copy),
+                   std::memory_order_relaxed);
   }
 
   void* allocate_pinned(std::size_t nbytes) override {
@@ -243,23 +250,26 @@ class SimBackend final : public Backend {
                    src_device.str(), " -> ", dst_device.str(), " does not involve");
     Registry* reg = &reg_;
     const std::optional<sim::LinkModel> model = active_link_model();
+    std::atomic<uint64_t>* busy = &counters_.copy_ns[c.link];
     if (!model) {
-      s->enqueue([reg, c, dst, src, nbytes] {
+      s->enqueue([reg, c, dst, src, nbytes, busy] {
         fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
+        const auto t0 = std::chrono::steady_clock::now();
         OpenScope open(*reg, {c.src, c.dst});
         std::memcpy(open.at(dst), open.at(src), nbytes);
+        busy->fetch_add(ns_since(t0), std::memory_order_relaxed);
       });
       return;
     }
     // Note [the sim link model]: the copy holds an engine of the stream's device.
     CopyEngine* engine = &engines_[dev][engine_index(*model, c.kind)];
     const double seconds = model->seconds(c.kind, static_cast<double>(nbytes));
-    s->enqueue([reg, c, dst, src, nbytes, engine, seconds] {
+    s->enqueue([reg, c, dst, src, nbytes, engine, seconds, busy] {
       fault::point(fault::Site::Copy);
-      engine->run(seconds, [&] {
+      busy->fetch_add(engine->run(seconds, [&] {
         OpenScope open(*reg, {c.src, c.dst});
         std::memcpy(open.at(dst), open.at(src), nbytes);
-      });
+      }), std::memory_order_relaxed);
     });
   }
 
@@ -282,12 +292,15 @@ class SimBackend final : public Backend {
     counters_.kernel_launches.fetch_add(1, std::memory_order_relaxed);
     counters_.kernel_elements.fetch_add(static_cast<uint64_t>(k.count), std::memory_order_relaxed);
     Registry* reg = &reg_;
-    s->enqueue([reg, k, sb, db] {
+    std::atomic<uint64_t>* kernel_ns = &counters_.kernel_ns;
+    s->enqueue([reg, k, sb, db, kernel_ns] {
+      const auto t0 = std::chrono::steady_clock::now();
       OpenScope open(*reg, {sb, db});
       CastKernel on_alias = k;
       on_alias.src = open.at(k.src);
       on_alias.dst = open.at(k.dst);
       sim::run_cast_kernel_host(on_alias);
+      kernel_ns->fetch_add(ns_since(t0), std::memory_order_relaxed);
     });
   }
 
@@ -315,11 +328,13 @@ class SimBackend final : public Backend {
   void enqueue_sleep(StreamHandle h, unsigned microseconds) {
     // As exact as a modelled copy (wait_until), so a modelled kernel of the copy's time is not
     // longer than the copy by a sleep's wake-up lag.
-    stream(h)->enqueue([microseconds] {
+    std::atomic<uint64_t>* kernel_ns = &counters_.kernel_ns;
+    stream(h)->enqueue([microseconds, kernel_ns] {
       // Note [sim's modelled clock]: from the stream's modelled start, so a late worker catches up.
       const auto end = sim_detail::modelled_start() + std::chrono::microseconds(microseconds);
       sim_detail::wait_until(end);
       sim_detail::set_modelled_end(end);
+      kernel_ns->fetch_add(uint64_t(microseconds) * 1000, std::memory_order_relaxed);  // its modelled time
     });
   }
   void enqueue_fill(StreamHandle h, void* dst, std::size_t nbytes, std::vector<unsigned char> pattern) {
@@ -357,6 +372,9 @@ class SimBackend final : public Backend {
     }
     t.kernel_launches = counters_.kernel_launches.load();
     t.kernel_elements = counters_.kernel_elements.load();
+    t.device_times = true;
+    for (int l = 0; l < kNumLinks; ++l) t.copy_ns[l] = counters_.copy_ns[l].load();
+    t.kernel_ns = counters_.kernel_ns.load();
     return t;
   }
   void reset_counters() override {
@@ -367,6 +385,8 @@ class SimBackend final : public Backend {
     }
     counters_.kernel_launches = 0;
     counters_.kernel_elements = 0;
+    for (auto& n : counters_.copy_ns) n = 0;
+    counters_.kernel_ns = 0;
   }
 
   std::size_t live() { return reg_.live(); }
@@ -376,7 +396,13 @@ class SimBackend final : public Backend {
   struct Checked {
     Range src, dst;  // device memory to open (base 0: a host side)
     sim::LinkKind kind = sim::LinkKind::H2DPinned;  // for the link model
+    int link = 0;                                   // the Link, for the counters
   };
+
+  static uint64_t ns_since(std::chrono::steady_clock::time_point t0) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  }
 
   static void check_device(int device, const char* op) {
     ASTENSOR_CHECK(device >= 0 && device < kDeviceCount, "[sim] ", op, ": sim:", device,
@@ -416,6 +442,7 @@ class SimBackend final : public Backend {
                 : src_device == dst_device ? Link::D2D
                                            : Link::Peer;
     const int l = static_cast<int>(link);
+    c.link = l;
     (pinned_host ? counters_.pinned[l] : counters_.pageable[l]).fetch_add(nbytes);
     counters_.copies[l].fetch_add(1);
     switch (link) {
@@ -474,6 +501,7 @@ class SimBackend final : public Backend {
   struct {
     std::atomic<uint64_t> pinned[kNumLinks]{}, pageable[kNumLinks]{}, copies[kNumLinks]{};
     std::atomic<uint64_t> kernel_launches{0}, kernel_elements{0};
+    std::atomic<uint64_t> copy_ns[kNumLinks]{}, kernel_ns{0};
   } counters_;
 };
 

@@ -405,6 +405,61 @@ TEST(SimLinkClock, AnIdleStreamHasNoTimeInHand) {
   EXPECT_GE(now_s() - t0, 0.99 * 3 * one);
 }
 
+// --- device-side counters (TransferCounters::copy_ns, kernel_ns: issue 12's stage counters) --
+
+// sim times its device work: each link's copies report the time they held a copy engine (the
+// modelled time under the model, the memcpy's without it) and the device's kernels the time
+// they ran (a modelled pause counts its modelled time).
+TEST(SimLinkCounters, CopiesAndKernelsReportTheirDeviceTime) {
+  Buffers b(kBytes);
+  const int h2d = static_cast<int>(Link::H2D), d2h = static_cast<int>(Link::D2H);
+  sim_be().reset_counters();
+  TransferCounters c = sim_be().counters();
+  ASSERT_TRUE(c.device_times);
+  EXPECT_EQ(c.copy_ns[h2d], 0u);
+  EXPECT_EQ(c.kernel_ns, 0u);
+
+  sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), kBytes, b.s1);  // model off: the memcpy
+  sim_be().synchronize_stream(b.s1);
+  c = sim_be().counters();
+  EXPECT_GT(c.copy_ns[h2d], 0u);
+  EXPECT_EQ(c.copy_ns[d2h], 0u);
+
+  const sim::LinkModel m = uniform_model(kSlow);
+  {
+    sim::ScopedLinkModel scoped(m);
+    sim_be().reset_counters();
+    sim_be().copy_async(b.host2, Device::cpu(), b.dev, sim_dev(0), kBytes, b.s1);
+    sim_be().synchronize_stream(b.s1);
+  }
+  c = sim_be().counters();
+  const double model_ns = m.seconds(sim::LinkKind::D2HPinned, kBytes) * 1e9;
+  EXPECT_GE(static_cast<double>(c.copy_ns[d2h]), 0.99 * model_ns);
+  EXPECT_LE(static_cast<double>(c.copy_ns[d2h]), model_ns + kSlack * 1e9);
+  EXPECT_EQ(c.copy_ns[h2d], 0u);
+
+  sim_be().reset_counters();
+  sim::enqueue_sleep(b.s2, 2000);
+  sim_be().synchronize_stream(b.s2);
+  EXPECT_EQ(sim_be().counters().kernel_ns, 2000u * 1000u) << "a modelled pause counts its modelled time";
+
+  CastKernel k;  // a device kernel: uint8 bytes cast (copied) from dev to dev2
+  k.src = b.dev;
+  k.src_dtype = DType::uint8;
+  k.shape = Dims{static_cast<int64_t>(kBytes)};
+  k.src_strides = Dims{1};
+  k.dst = b.dev2;
+  k.dst_dtype = DType::uint8;
+  k.count = static_cast<int64_t>(kBytes);
+  sim_be().reset_counters();
+  sim_be().launch_cast(0, k, b.s2);
+  sim_be().synchronize_stream(b.s2);
+  c = sim_be().counters();
+  EXPECT_EQ(c.kernel_launches, 1u);
+  EXPECT_GT(c.kernel_ns, 0u);
+  EXPECT_EQ(c.copy_ns[h2d] + c.copy_ns[d2h], 0u);
+}
+
 // --- off: memcpy speed ----------------------------------------------------------------------
 
 TEST(SimLinkOff, ADisabledModelDoesNotSleep) {

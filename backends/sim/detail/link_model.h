@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -47,9 +48,10 @@ inline void wait_until(std::chrono::steady_clock::time_point end) {
 class CopyEngine {
  public:
   /// Runs `copy` holding the engine, and keeps holding it until `seconds` have passed since
-  /// the engine was taken.
+  /// the copy's modelled start; returns the nanoseconds the copy held the engine in modelled
+  /// time (end - start: the modelled time, or the memcpy's when longer).
   template <class F>
-  void run(double seconds, F&& copy) {
+  uint64_t run(double seconds, F&& copy) {
     {
       std::unique_lock<std::mutex> l(m_);
       cv_.wait(l, [&] { return !busy_; });
@@ -76,6 +78,7 @@ class CopyEngine {
     wait_until(end);
     free_at_ = end;  // under busy_: no other copy holds the engine
     set_modelled_end(end);
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
   }
 
  private:
