@@ -105,8 +105,8 @@ class SimBackend final : public Backend {
     }
     // The engines of the device the copy involves (the source's, but a host source's target).
     const int dev = src_device.is_cpu() ? dst_device.index : src_device.index;
-    busy.fetch_add(engines_[dev][engine_index(*model, c.kind)].run(model->seconds(c.kind, static_cast<double>(nbytes)), copy),
-                   std::memory_order_relaxed);
+    CopyEngine& engine = engines_[dev][engine_index(*model, c.kind)];
+    busy.fetch_add(engine.run(model->seconds(c.kind, static_cast<double>(nbytes)), copy), std::memory_order_relaxed);
   }
 
   void* allocate_pinned(std::size_t nbytes) override {

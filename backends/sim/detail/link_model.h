@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,10 +26,11 @@ namespace astensor::sim_detail {
 // copy's modelled start: when its stream reached it or the engine's previous copy ended, in
 // modelled time (Note [sim's modelled clock] in streams.h), so a worker thread that wakes late
 // catches up instead of slowing the link. The modelled time is therefore a floor, never added
-// to the memcpy: a memcpy slower than the model shows its own time. The last ~150 us of the wait spin (with
-// yields) instead of sleeping, so a sleep's wake-up lag (tens of us) does not inflate short
-// copies. Making pinned host memory (allocate_pinned) costs bytes / pin_bytes_per_s too, as
-// cudaHostAlloc does, so a pipeline that pins per call instead of reusing shows it on sim.
+// to the memcpy: a memcpy slower than the model shows its own time. The last ~150 us of the
+// wait spin (with yields) instead of sleeping, so a sleep's wake-up lag (tens of us) does not
+// inflate short copies. Making pinned host memory (allocate_pinned) costs bytes /
+// pin_bytes_per_s too, as cudaHostAlloc does, so a pipeline that pins per call instead of
+// reusing shows it on sim.
 
 /// The model in force for a copy; nullopt when disabled (the fast path: one atomic load).
 /// ValueError while ASTENSOR_SIM_LINK is bad.
