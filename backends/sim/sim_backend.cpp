@@ -90,23 +90,9 @@ class SimBackend final : public Backend {
     if (!src_device.is_cpu()) synchronize_device(src_device.index);
     if (!dst_device.is_cpu() && dst_device != src_device) synchronize_device(dst_device.index);
     fault::point(fault::Site::Copy);
-    const std::optional<sim::LinkModel> model = active_link_model();
-    Registry* reg = &reg_;
-    auto copy = [reg, c, dst, src, nbytes] {
-      OpenScope open(*reg, {c.src, c.dst});
-      std::memcpy(open.at(dst), open.at(src), nbytes);
-    };
-    std::atomic<uint64_t>& busy = counters_.copy_ns[c.link];
-    if (!model) {
-      const auto t0 = std::chrono::steady_clock::now();
-      copy();
-      busy.fetch_add(ns_since(t0), std::memory_order_relaxed);
-      return;
-    }
     // The engines of the device the copy involves (the source's, but a host source's target).
-    const int dev = src_device.is_cpu() ? dst_device.index : src_device.index;
-    CopyEngine& engine = engines_[dev][engine_index(*model, c.kind)];
-    busy.fetch_add(engine.run(model->seconds(c.kind, static_cast<double>(nbytes)), copy), std::memory_order_relaxed);
+    const ModelledCopy m = modelled_copy(c, nbytes, src_device.is_cpu() ? dst_device.index : src_device.index);
+    run_copy(c, dst, src, nbytes, m);
   }
 
   void* allocate_pinned(std::size_t nbytes) override {
@@ -248,28 +234,11 @@ class SimBackend final : public Backend {
     ASTENSOR_CHECK(dev == dst_device.index || dev == src_device.index,
                    "[sim] copy_async: the stream belongs to sim:", dev, ", which the copy ",
                    src_device.str(), " -> ", dst_device.str(), " does not involve");
-    Registry* reg = &reg_;
-    const std::optional<sim::LinkModel> model = active_link_model();
-    std::atomic<uint64_t>* busy = &counters_.copy_ns[c.link];
-    if (!model) {
-      s->enqueue([reg, c, dst, src, nbytes, busy] {
-        fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
-        const auto t0 = std::chrono::steady_clock::now();
-        OpenScope open(*reg, {c.src, c.dst});
-        std::memcpy(open.at(dst), open.at(src), nbytes);
-        busy->fetch_add(ns_since(t0), std::memory_order_relaxed);
-      });
-      return;
-    }
-    // Note [the sim link model]: the copy holds an engine of the stream's device.
-    CopyEngine* engine = &engines_[dev][engine_index(*model, c.kind)];
-    const double seconds = model->seconds(c.kind, static_cast<double>(nbytes));
-    s->enqueue([reg, c, dst, src, nbytes, engine, seconds, busy] {
-      fault::point(fault::Site::Copy);
-      busy->fetch_add(engine->run(seconds, [&] {
-        OpenScope open(*reg, {c.src, c.dst});
-        std::memcpy(open.at(dst), open.at(src), nbytes);
-      }), std::memory_order_relaxed);
+    // Note [the sim link model]: under the model the copy holds an engine of the stream's device.
+    const ModelledCopy m = modelled_copy(c, nbytes, dev);
+    s->enqueue([this, c, dst, src, nbytes, m] {
+      fault::point(fault::Site::Copy);  // fails like an asynchronous copy error
+      run_copy(c, dst, src, nbytes, m);
     });
   }
 
@@ -398,6 +367,37 @@ class SimBackend final : public Backend {
     sim::LinkKind kind = sim::LinkKind::H2DPinned;  // for the link model
     int link = 0;                                   // the Link, for the counters
   };
+
+  /// What the link model makes of a copy: the engine it holds (of `device`) and for how long;
+  /// no engine while the model is off.
+  struct ModelledCopy {
+    CopyEngine* engine = nullptr;
+    double seconds = 0;
+  };
+  ModelledCopy modelled_copy(const Checked& c, std::size_t nbytes, int device) {
+    const std::optional<sim::LinkModel> model = active_link_model();
+    if (!model) return {};
+    return {&engines_[device][engine_index(*model, c.kind)], model->seconds(c.kind, static_cast<double>(nbytes))};
+  }
+
+  /// The memcpy of a checked copy, through the read-write views of the device memory it touches
+  /// (Note [sim device memory]), holding the modelled copy's engine when there is one; adds the
+  /// time it held the link (the engine's modelled time, else the memcpy's) to the counters.
+  void run_copy(const Checked& c, void* dst, const void* src, std::size_t nbytes, const ModelledCopy& m) {
+    auto copy = [&] {
+      OpenScope open(reg_, {c.src, c.dst});
+      std::memcpy(open.at(dst), open.at(src), nbytes);
+    };
+    uint64_t ns = 0;
+    if (m.engine) {
+      ns = m.engine->run(m.seconds, copy);
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      copy();
+      ns = ns_since(t0);
+    }
+    counters_.copy_ns[c.link].fetch_add(ns, std::memory_order_relaxed);
+  }
 
   static uint64_t ns_since(std::chrono::steady_clock::time_point t0) {
     return static_cast<uint64_t>(
