@@ -344,7 +344,7 @@ TEST(SimLinkEngines, EachDeviceHasItsOwnEngines) {
   sim_be().deallocate(1, other);
 }
 
-// --- the modelled clock (Note [sim's modelled clock] in backends/sim/detail/streams.h) -------
+// --- the modelled clock (DEV-4's asynchronous streams; Note [sim's modelled clock]) ---------
 
 // A stream's worker that reaches each operation late (here the random-delay mode holds it 0.4
 // of a copy's time before every operation, as a worker sharing a core with its caller wakes
@@ -423,7 +423,7 @@ TEST(SimLinkClock, AnIdleStreamHasNoTimeInHand) {
   EXPECT_GE(now_s() - t0, 0.99 * 3 * one);
 }
 
-// --- device-side counters (TransferCounters::copy_ns, kernel_ns: issue 12's stage counters) --
+// --- device-side counters (DEV-4; TransferCounters::copy_ns, kernel_ns: issue 12) ------------
 
 // sim times its device work: each link's copies report the time they held a copy engine (the
 // modelled time under the model, the memcpy's without it) and the device's kernels the time

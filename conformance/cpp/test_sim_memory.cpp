@@ -1,4 +1,4 @@
-// sim's device memory (Note [sim device memory] in backends/sim/detail/memory.h): a memfd
+// DEV-4: host access to sim memory faults. sim's device memory (Note [sim device memory]): a memfd
 // mapped twice, the handed-out address PROT_NONE for good and a read-write alias that only
 // sim's own operations reach through an OpenScope. These tests hold the registry to that: the
 // guard holds even while an operation has the memory open, the alias is the same memory, and
