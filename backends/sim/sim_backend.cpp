@@ -51,6 +51,8 @@ using sim_detail::active_link_model;  // detail/link_model.h
 using sim_detail::CopyEngine;
 using sim_detail::engine_index;
 using sim_detail::kPinned;  // detail/memory.h
+using sim_detail::modelled_start;  // detail/streams.h
+using sim_detail::set_modelled_end;
 using sim_detail::OpenScope;
 using sim_detail::Range;
 using sim_detail::Registry;
@@ -194,8 +196,10 @@ class SimBackend final : public Backend {
       gen = ++e->recorded;
     }
     s->mark([e, gen] {
+      const auto at = modelled_start();  // Note [sim's modelled clock]: a record takes no time
       std::lock_guard<std::mutex> g(e->m);
       e->completed = std::max(e->completed, gen);
+      e->completed_at = std::max(e->completed_at, at);
       e->cv.notify_all();
     });
   }
@@ -211,6 +215,9 @@ class SimBackend final : public Backend {
     s->enqueue([e, target] {
       std::unique_lock<std::mutex> l(e->m);
       e->cv.wait(l, [&] { return e->completed >= target; });
+      // Note [sim's modelled clock]: the wait ends, in modelled time, when the event completed
+      // or when the stream reached it, whichever is later; not when this worker got to it.
+      set_modelled_end(std::max(modelled_start(), e->completed_at));
     });
   }
   void synchronize_event(EventHandle h) override {

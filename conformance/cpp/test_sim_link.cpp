@@ -406,6 +406,43 @@ TEST(SimLinkClock, ALateWorkerCatchesUpOnQueuedSleepsAndTheCopyAfterThem) {
   });
 }
 
+// The same when each copy waits for an event first (the pipeline's slot and scratch events): a
+// wait on an event that has completed ends, in modelled time, where the stream reached it, not
+// when the late worker got to it. (Before, such a wait ended when it really ended, so each
+// one carried the worker's lateness into the copy after it: ~1.4 copies' time per copy here.)
+TEST(SimLinkClock, ALateWorkerCatchesUpOnCopiesThatWaitForEvents) {
+  EventHandle ready = sim_be().create_event(0);
+  expect_catch_up(10, [ready](Buffers& b, double) {
+    sim_be().record_event(ready, b.s2);  // b.s2 is idle: complete at once
+    for (int i = 0; i < 10; ++i) {
+      sim_be().stream_wait_event(b.s1, ready);
+      sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), kClockBytes, b.s1);
+    }
+  });
+  sim_be().destroy_event(ready);
+}
+
+// An event's modelled completion is its stream's modelled time: a stream waiting for an event
+// recorded behind a modelled copy on another stream starts its own copy no earlier than that
+// copy's modelled end (the wait never runs ahead of the model).
+TEST(SimLinkClock, AWaitEndsNoEarlierThanTheEventsModelledTime) {
+  Buffers b(kClockBytes);
+  const sim::LinkModel m = uniform_model(kClockLink);
+  sim::ScopedLinkModel scoped(m);
+  const double one = m.seconds(sim::LinkKind::H2DPinned, kClockBytes);
+  EventHandle landed = sim_be().create_event(0);
+  const double t0 = now_s();
+  sim_be().copy_async(b.dev, sim_dev(0), b.host, Device::cpu(), kClockBytes, b.s1);
+  sim_be().record_event(landed, b.s1);
+  sim_be().stream_wait_event(b.s2, landed);
+  // A D2H copy takes the other engine, so only the event orders it after the H2D copy.
+  sim_be().copy_async(b.host2, Device::cpu(), b.dev2, sim_dev(0), kClockBytes, b.s2);
+  sim_be().synchronize_stream(b.s2);
+  EXPECT_GE(now_s() - t0, 0.99 * 2 * one);
+  sim_be().synchronize_stream(b.s1);
+  sim_be().destroy_event(landed);
+}
+
 // An operation queued on an idle stream starts when it is queued, not earlier: a stream idle
 // for a while has no modelled time in hand (the clock never runs ahead of the host).
 TEST(SimLinkClock, AnIdleStreamHasNoTimeInHand) {

@@ -42,8 +42,12 @@ namespace astensor::sim_detail {
 // So each stream keeps a modelled clock: an operation starts, in modelled time, when it was
 // queued or when the stream's previous operation ended in modelled time, whichever is later;
 // a modelled operation (a copy under the link model, a sleep) ends `seconds` after that start,
-// or when its real work ends if that is later; an event record takes no time; any other
-// operation ends when it really ends. The worker still waits until the modelled end before it
+// or when its real work ends if that is later; an event record takes no time, and the event
+// completes at that modelled time; a wait for an event ends when the event completed or when
+// the stream reached the wait, in modelled time, whichever is later (not when the worker got
+// to it: the pipeline puts such a wait before every copy into a reused slot, and each one
+// used to pass the worker's lateness on to the copy after it); any other operation (a kernel)
+// ends when it really ends. The worker still waits until the modelled end before it
 // goes on, and nothing runs earlier than it did before: a late worker catches up (it does the
 // next copy's memcpy and then waits less) but never runs ahead of the model (an operation never
 // starts before it was queued, and a copy engine's copies still follow one another: each starts
@@ -116,6 +120,9 @@ struct SimEvent {
   std::condition_variable cv;
   uint64_t recorded = 0;   // generation of the last record()
   uint64_t completed = 0;  // highest generation whose record has run
+  // Modelled time of the latest completion (Note [sim's modelled clock]); a wait on the event
+  // ends no earlier than this in modelled time.
+  std::chrono::steady_clock::time_point completed_at{};
 };
 
 }  // namespace astensor::sim_detail
