@@ -1,7 +1,11 @@
 #include "backends/sim/host_kernels.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/cast.h"
 #include "core/error.h"
@@ -85,6 +89,32 @@ void run_typed(const CastKernel& k) {
 }
 
 }  // namespace
+
+void copy_to_device_memory(void* dst_v, const void* src_v, std::size_t n) {
+#if defined(__SSE2__)
+  if (n >= kStreamingCopyBytes) {
+    auto* d = static_cast<char*>(dst_v);
+    const auto* s = static_cast<const char*>(src_v);
+    const std::size_t head = (16 - reinterpret_cast<std::uintptr_t>(d) % 16) % 16;
+    std::memcpy(d, s, head);
+    std::size_t i = head;
+    for (; i + 64 <= n; i += 64) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 16));
+      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 32));
+      const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 48));
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), a);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 16), b);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 32), c);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 48), e);
+    }
+    std::memcpy(d + i, s + i, n - i);
+    _mm_sfence();
+    return;
+  }
+#endif
+  std::memcpy(dst_v, src_v, n);
+}
 
 void run_cast_kernel_host(const CastKernel& k_in, bool src_byteswapped) {
   if (k_in.count <= 0) return;

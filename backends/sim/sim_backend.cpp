@@ -393,7 +393,8 @@ class SimBackend final : public Backend {
   void run_copy(const Checked& c, void* dst, const void* src, std::size_t nbytes, const ModelledCopy& m) {
     auto copy = [&] {
       OpenScope open(reg_, {c.src, c.dst});
-      std::memcpy(open.at(dst), open.at(src), nbytes);
+      if (c.dst.base) sim::copy_to_device_memory(open.at(dst), open.at(src), nbytes);  // Note [sim copies into device memory]
+      else std::memcpy(open.at(dst), open.at(src), nbytes);
     };
     uint64_t ns = 0;
     if (m.engine) {

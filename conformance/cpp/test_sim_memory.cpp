@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "backends/sim/detail/memory.h"
+#include "backends/sim/host_kernels.h"
 #include "core/error.h"
 
 using astensor::RuntimeError;
@@ -74,4 +76,27 @@ TEST(SimDeviceMemory, FreedWhileOpenStaysMappedUntilTheLastCloseThenGoes) {
   void* q = reg.map(n, 0);
   EXPECT_EQ(q, p);
   EXPECT_TRUE(reg.unmap(q, 0));
+}
+
+// Note [sim copies into device memory]: copies of kStreamingCopyBytes or more use streaming
+// stores (an aligned 64-byte body between memcpy'd head and tail). Every destination
+// alignment, a tail of every length 0-63, and sizes on both sides of the threshold give
+// memcpy's bytes, and nothing outside the destination is written.
+TEST(SimDeviceMemory, CopiesIntoDeviceMemoryGiveMemcpysBytes) {
+  const std::size_t k = astensor::sim::kStreamingCopyBytes;
+  const std::size_t max_n = k + 4096;
+  std::vector<unsigned char> src(max_n + 64), dst(max_n + 128), want(max_n + 128);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 131 + 7);
+  for (std::size_t n : {k - 1, k, k + 1, k + 13, k + 63, k + 64, k + 4095}) {
+    for (std::size_t doff : {0u, 1u, 5u, 8u, 15u, 16u, 33u}) {
+      for (std::size_t soff : {0u, 3u}) {
+        std::memset(dst.data(), 0xee, dst.size());
+        std::memset(want.data(), 0xee, want.size());
+        std::memcpy(want.data() + 16 + doff, src.data() + soff, n);
+        astensor::sim::copy_to_device_memory(dst.data() + 16 + doff, src.data() + soff, n);
+        ASSERT_EQ(std::memcmp(dst.data(), want.data(), dst.size()), 0)
+            << n << " bytes, destination offset " << doff << ", source offset " << soff;
+      }
+    }
+  }
 }
