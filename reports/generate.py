@@ -548,7 +548,8 @@ def sim_link_table(ok):
             "4 GB/s each way, slower than this machine's host copies; \"fast\": 100 GB/s, faster than them; 5 us "
             "per copy, 2 copy engines; efficiency = the slowest stage of the best plan / the conversion's time, "
             "medians; in brackets the stage that bounds it: the modelled link for the bytes that must cross it, "
-            "the host staging (a memcpy of the bytes staging moves, timed beside each conversion), or sim's "
+            "the host staging (a memcpy of the bytes staging moves, chunk by chunk through a ring of the "
+            "pipeline's size, timed beside each conversion), or sim's "
             "device cast, which runs on a host thread; target >= "
             f"{SIM_LINK_TARGET:g} from 16 MiB on):\n\n"
             + md_table(["case"] + sizes + ["target (from 16 MiB)"], body))
