@@ -13,7 +13,7 @@ Columns (modes):
   torch         torch's best practice: torch.from_numpy(a).pin_memory().to(device,
                 non_blocking=True) on the copy stream, the compute stream waiting the same way.
 Rows:
-  sim   sim:0 with its link model on, the "slow" setting of bench/link_settings.h (LINK_SLOW:
+  sim   sim:0 with its link model on, kOverlapLink of bench/link_settings.h (LINK_SLOW:
         pinned 4 GB/s, 5 us per copy, 2 copy engines); the kernel is a queued pause
         (_sim_testing.sleep) of the batch's modelled copy time. torch: not run (needs CUDA).
   cuda  only with torch.cuda and an astensor CUDA device; the kernel is torch.cuda._sleep
@@ -57,7 +57,7 @@ except Exception as e:  # pragma: no cover - depends on the build
     astensor = None
     ASTENSOR_ERROR = f"{type(e).__name__}: {e}"
 
-# bench/link_settings.h kLinkSettings[0] ("slow") in ASTENSOR_SIM_LINK's syntax: pinned 4 GB/s
+# bench/link_settings.h kOverlapLink in ASTENSOR_SIM_LINK's syntax: pinned 4 GB/s
 # both ways, 5 us per copy of every kind, 2 copy engines (the other kinds keep sim's defaults).
 LINK_SLOW = "pinned=4GB/s,latency=5us,engines=2"
 TARGET_RATIO = 1.1

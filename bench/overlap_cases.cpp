@@ -2,7 +2,7 @@
 // and overwritten after each call as XFER-1 allows), each converted to sim:0 and then
 // "computed on" by a kernel of about the batch's copy time, and the next batch converted while
 // the previous one is being computed on. overlap/sim/: sim models the link (4 GB/s pinned,
-// 5 us, two copy engines: the "slow" setting of sim/link/) and the kernel (a queued pause on
+// 5 us, two copy engines: kOverlapLink in bench/link_settings.h) and the kernel (a queued pause on
 // the compute stream: sim::enqueue_sleep), so the overlap the schedule allows shows up on a
 // machine without a GPU. overlap/cuda/ (skips without a device): the kernel is a spin kernel
 // (cuda::enqueue_spin) lasting a pinned copy of the batch, measured in the same case.
@@ -92,9 +92,9 @@ void bm_overlap(benchmark::State& state, DeviceType type, Mode mode, std::size_t
   for (int i = 0; i < kSources; ++i) batches.push_back(make_host_array(DType::float32, bytes, Layout::Contig));
   Stream copy_stream(be, 0);
   const StreamHandle compute = be.current_stream(0);
-  // sim: the "slow" link of sim/link/ (ScopedLinkModel while the case runs); CUDA: the link as
+  // sim: kOverlapLink, 4 GB/s (ScopedLinkModel while the case runs); CUDA: the link as
   // measured now. The kernel lasts the batch's link time.
-  const sim::LinkModel model = link_setting_model(kLinkSettings[0]);
+  const sim::LinkModel model = link_setting_model(kOverlapLink);
   std::optional<sim::ScopedLinkModel> scoped;
   double link_s = 0;
   if (on_sim) {

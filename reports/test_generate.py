@@ -78,7 +78,8 @@ def test_sim_link_table_gives_efficiency_per_size_and_judges_from_16_mib(tmp_pat
     runs = []
     for path, effs in (("sim/link/fast/h2d/float32_float32/contig", {"1MiB": 0.2, "16MiB": 0.8, "64MiB": 1.04}),
                        ("sim/link/slow/h2d/float32_float32/contig", {"1MiB": 0.77, "16MiB": 0.96, "64MiB": 0.99}),
-                       ("sim/link/slow/h2d/uint8_float32/contig", {"16MiB": 0.6})):
+                       ("sim/link/slow/h2d/uint8_float32/contig", {"16MiB": 0.6}),
+                       ("sim/link/matched/h2d/uint8_float32/contig", {"16MiB": 0.7})):
         for size, eff in effs.items():
             bound = "kernel" if "uint8" in path else "link"
             runs.append(_run(f"{path}/impl:optimized/alloc:system/bytes:{size}/iterations:9/manual_time", 1e6,
@@ -88,14 +89,15 @@ def test_sim_link_table_gives_efficiency_per_size_and_judges_from_16_mib(tmp_pat
     _, rows = generate.load_bench(str(p))
     table = generate.sim_link_table([r for r in rows if not r["error"]])
     lines = [ln for ln in table.splitlines() if ln.startswith("| `sim/link/")]
-    assert [ln.split("|")[1].strip() for ln in lines] == [  # slow before fast
+    assert [ln.split("|")[1].strip() for ln in lines] == [  # slow, matched, fast
         "`sim/link/slow/h2d/float32_float32/contig`", "`sim/link/slow/h2d/uint8_float32/contig`",
-        "`sim/link/fast/h2d/float32_float32/contig`"]
+        "`sim/link/matched/h2d/uint8_float32/contig`", "`sim/link/fast/h2d/float32_float32/contig`"]
     cells = [[c.strip() for c in ln.split("|")[2:-1]] for ln in lines]
     # columns: 1MiB 16MiB 64MiB target; the 1 MiB cell is shown but not judged
     assert cells[0] == ["0.77 (link)", "0.96 (link)", "0.99 (link)", "meets"]
     assert cells[1] == ["-", "0.60 (kernel)", "-", "misses (0.60)"]
-    assert cells[2] == ["0.20 (link)", "0.80 (link)", "1.04 (link)", "misses (0.80)"]
+    assert cells[2] == ["-", "0.70 (kernel)", "-", "no target"]  # neither regime: shown, not judged
+    assert cells[3] == ["0.20 (link)", "0.80 (link)", "1.04 (link)", "misses (0.80)"]
     assert "target >= 0.9 from 16 MiB" in table
     assert generate.sim_link_table([]) == ""
 
