@@ -5,6 +5,7 @@
 // sim::LinkModel) and hold the pipeline against the modelled link.
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "bench/common.h"
@@ -142,28 +143,30 @@ void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
 /// every host-side stage here (pinned 2 GB/s each way), "matched" (4 GB/s: as fast as sim's
 /// uint8->float32 device cast on the 2-core VM; no target), and "fast", one faster than host
 /// staging (pinned 100 GB/s); 5 us per copy, 2 copy engines. The bound of a case is its
-/// slowest stage under the best plan: the link (latency + the bytes that must cross / the modelled pinned bandwidth: one copy,
-/// nothing else), the host staging (host memcpy of the bytes staging moves, with the staging
-/// threads, chunk by chunk through a ring of the pipeline's size: StagingCopy), and for a cast
-/// on the device, sim's "kernel", which is the host cast
-/// (sim::run_cast_kernel_host) on one stream worker thread, so it is a real stage here
-/// (kernels are not modelled). Staging and kernel are timed right after each conversion, so a
-/// busy neighbour slows them and the conversion alike. efficiency = bound / the conversion's
-/// time (medians over the iterations); the target is >= 0.9 from 16 MiB on the slow and fast
-/// links.
+/// slowest stage under the best plan, each timed alone:
+/// - the link: latency + the bytes that must cross / the modelled pinned bandwidth (one copy,
+///   nothing else);
+/// - the host staging: for H2D the pipeline's own fill run alone (transfer::stage_host_side:
+///   the same chunks, ring and threads, no copies); for D2H a memcpy of the drain's chunks out
+///   of a ring of the same size (StagingCopy);
+/// - for a cast on the device, sim's "kernel": the host cast (sim::run_cast_kernel_host) on one
+///   thread, as a stream worker runs it, so a real stage here (kernels are not modelled).
+/// Staging and kernel are timed right after each conversion, so a busy neighbour slows them and
+/// the conversion alike. efficiency = bound / the conversion's time (medians over the
+/// iterations); the target is >= 0.9 from 16 MiB on the slow and fast links.
 /// The settings: bench/link_settings.h.
 
-/// The memcpy that bounds the host staging stage of a sim/link case: the bytes staging moves
-/// (the mean of what it reads and writes), cut into the plan's chunks, each copied between
-/// the source or result and a slot of a ring as large as the plan's (slots x the largest
-/// chunk), as the fill (H2D) or the drain (D2H) does. So the memcpy meets the cache as the
-/// stage does: the ring stays cached, the source or result does not. (One memcpy of all the
-/// bytes into a buffer of their size, the bound before, missed the cache where the fill hit
-/// it and came out slower than the stage it bounds: efficiency up to 1.2 on the fast link.)
+/// The host staging stage of a D2H sim/link case, timed alone: the drain's bytes, cut into the
+/// plan's chunks, each copied from a slot of a ring as large as the plan's (slots x the largest
+/// chunk) into the result, as the drain does, so the memcpy meets the cache as the stage does
+/// (the ring stays cached, the result does not). (H2D cases time the pipeline's own fill
+/// alone, transfer::stage_host_side. One memcpy of all the bytes into a buffer of their size,
+/// the bound before, missed the cache where the stage hit it and came out slower than the
+/// stage: efficiencies up to 1.2 on the fast link.)
 struct StagingCopy {
   std::vector<int64_t> bounds;  // chunk c: elements [bounds[c], bounds[c + 1])
   int slots = 1;
-  std::size_t elem_bytes = 0;  // staging bytes per element: (source + link) / 2, or the drain's
+  std::size_t elem_bytes = 0;  // bytes per element the drain moves
   HostBuffer ring;
   StagingCopy(const impl::Plan& plan, std::size_t elem_bytes_) : elem_bytes(elem_bytes_) {
     const impl::TransferSteps& st = *plan.transfer;
@@ -175,17 +178,15 @@ struct StagingCopy {
     for (std::size_t c = 0; c + 1 < bounds.size(); ++c) largest = std::max(largest, bounds[c + 1] - bounds[c]);
     ring = HostBuffer(static_cast<std::size_t>(slots) * static_cast<std::size_t>(largest) * elem_bytes);
   }
-  /// Source -> ring slots (to_host false) or ring slots -> result (true); `other` holds all the
-  /// bytes.
-  void run(void* other_v, bool to_host, int threads) {
-    char* other = static_cast<char*>(other_v);
+  /// Ring slots -> `result` (which holds all the bytes), chunk by chunk.
+  void run(void* result, int threads) {
+    char* out = static_cast<char*>(result);
     const std::size_t slot_bytes = ring.size() / static_cast<std::size_t>(slots);
     for (std::size_t c = 0; c + 1 < bounds.size(); ++c) {
       const std::size_t off = static_cast<std::size_t>(bounds[c]) * elem_bytes;
       const std::size_t n = static_cast<std::size_t>(bounds[c + 1] - bounds[c]) * elem_bytes;
-      char* slot = static_cast<char*>(ring.data()) + (c % static_cast<std::size_t>(slots)) * slot_bytes;
-      if (to_host) parallel_memcpy(other + off, slot, n, threads);
-      else parallel_memcpy(slot, other + off, n, threads);
+      parallel_memcpy(out + off, static_cast<char*>(ring.data()) + (c % static_cast<std::size_t>(slots)) * slot_bytes,
+                      n, threads);
     }
   }
 };
@@ -217,7 +218,8 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
     staging_bytes = (bytes + link_bytes) / 2;  // reads the source, writes the link bytes
     device_cast = h2d_plan.cast_site == impl::CastSite::Device;
   }
-  StagingCopy staging(h2d_plan, staging_bytes / static_cast<std::size_t>(a.numel));
+  std::optional<StagingCopy> drain;
+  if (to_host) drain.emplace(h2d_plan, staging_bytes / static_cast<std::size_t>(a.numel));
   HostBuffer kernel_dst(device_cast ? static_cast<std::size_t>(a.numel) * itemsize(to) : 0);
   const sim::LinkKind kind = to_host ? sim::LinkKind::D2HPinned : sim::LinkKind::H2DPinned;
   const double link_s = model.seconds(kind, static_cast<double>(link_bytes));
@@ -235,8 +237,8 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
     conv_s.push_back(c);
     state.PauseTiming();
     t0 = now_s();
-    if (to_host) staging.run(mc_dst.data(), true, threads);
-    else staging.run(a.buffer.data(), false, threads);
+    if (to_host) drain->run(mc_dst.data(), threads);
+    else transfer::stage_host_side(a.view, h2d_plan);  // the fill alone: same chunks, ring, threads
     benchmark::ClobberMemory();
     memcpy_s.push_back(now_s() - t0);
     if (device_cast) {
