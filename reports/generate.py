@@ -554,8 +554,8 @@ def sim_link_table(ok):
             "which runs on a host thread, so neither regime and no target; \"fast\": 100 GB/s, faster than host "
             "staging; 5 us per copy, 2 copy engines; efficiency = the slowest stage of the best plan / the conversion's time, "
             "medians; in brackets the stage that bounds it: the modelled link for the bytes that must cross it, "
-            "the host staging (a memcpy of the bytes staging moves, chunk by chunk through a ring of the "
-            "pipeline's size, timed beside each conversion), or sim's "
+            "the host staging timed alone beside each conversion (H2D: the pipeline's own fill without the copies; "
+            "D2H: a memcpy of the drain's chunks out of a ring of the pipeline's size), or sim's "
             "device cast, which runs on a host thread; target >= "
             f"{SIM_LINK_TARGET:g} from 16 MiB on):\n\n"
             + md_table(["case"] + sizes + ["target (from 16 MiB)"], body))
