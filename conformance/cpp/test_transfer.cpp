@@ -109,6 +109,29 @@ TEST(DEVICE_SUITE(TransferProperty), RandomShapesChunksAndSlotsMatchTheReference
   }));
 }
 
+// The default tunables (4 MiB slots, ramped chunks), so every copy over the link is large:
+// on sim the copies into device memory of 256 KiB or more take the streaming-store path
+// (Note [sim copies into device memory]). A shape that is no whole number of chunks, a device
+// cast, a host cast and the way back all give the reference's bytes.
+TEST(DEVICE_SUITE(TransferMatchesReference), LargeTransfersWithTheDefaultChunks) {  // XFER-3
+  ASTENSOR_REQUIRE_DEVICES(1);
+  sim::ScopedDelays delays(0, 50);
+  const TransferOptions o;  // the defaults, whatever the environment says
+  ASSERT_GE(o.chunk_bytes, std::size_t(1) << 20);
+  const std::pair<DType, DType> pairs[] = {
+      {DType::float32, DType::float32}, {DType::uint8, DType::float32}, {DType::float64, DType::float32}};
+  for (auto [from, to] : pairs) {
+    HostArray a = make_array(from, 1031, 2053, Layout::Contiguous, false, 77);  // ~2.1 M elements
+    const std::string what = std::string(name(from)) + "->" + name(to);
+    auto plan = transfer::describe_transfer(a.view, to, test_device(0), o);
+    ASSERT_GT(plan.transfer->chunks, 2) << plan.str();
+    Tensor got = transfer::to_device(a.view, to, test_device(0), o);
+    expect_same_tensor(got, copy_plain(a.view, to, test_device(0)), what + " h2d");
+    Tensor back = transfer::to_host(view_of(got), from, o);
+    expect_same_tensor(back, copy_plain(view_of(got), from, Device::cpu()), what + " d2h");
+  }
+}
+
 TEST(DEVICE_SUITE(Transfer), ZeroSizeAndScalar) {  // TEN-3
   ASTENSOR_REQUIRE_DEVICES(1);
   float x = 3.5f;
