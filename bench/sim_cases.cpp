@@ -13,6 +13,7 @@
 #include "bench/stage_counters.h"
 #include "reference/as_tensor.h"
 #include "core/backend.h"
+#include "core/convert.h"
 #if ASTENSOR_BENCH_HAVE_IMPL
 #include "backends/sim/sim.h"
 #include "backends/sim/host_kernels.h"
@@ -156,8 +157,8 @@ void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
 /// iterations); the target is >= 0.9 from 16 MiB on the slow and fast links.
 /// The settings: bench/link_settings.h.
 
-/// The host staging stage of a D2H sim/link case, timed alone: the drain's bytes, cut into the
-/// plan's chunks, each copied from a slot of a ring as large as the plan's (slots x the largest
+/// The host staging stage of a same-dtype D2H sim/link case, timed alone: the drain's bytes (the
+/// link dtype's, in and out), cut into the plan's chunks, each copied from a slot of a ring as large as the plan's (slots x the largest
 /// chunk) into the result, as the drain does, so the memcpy meets the cache as the stage does
 /// (the ring stays cached, the result does not). (H2D cases time the pipeline's own fill
 /// alone, transfer::stage_host_side. One memcpy of all the bytes into a buffer of their size,
@@ -168,8 +169,9 @@ struct StagingCopy {
   int slots = 1;
   std::size_t elem_bytes = 0;  // bytes per element the drain moves
   HostBuffer ring;
-  StagingCopy(const impl::Plan& plan, std::size_t elem_bytes_) : elem_bytes(elem_bytes_) {
+  explicit StagingCopy(const impl::Plan& plan) {
     const impl::TransferSteps& st = *plan.transfer;
+    elem_bytes = itemsize(st.link_dtype);
     // The small-copy path fills one slot in one piece (Note [Small copies] in to_device.cpp).
     bounds = st.small ? std::vector<int64_t>{0, plan.layout.numel}
                       : transfer::chunk_bounds(plan.layout.numel, st.chunk_elems, st.ramp_elems);
@@ -201,25 +203,25 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
   Tensor on_dev;
   std::size_t link_bytes = 0, staging_bytes = 0;
   bool device_cast = false;
-  // The chunks and ring the pipeline stages through; a D2H of float32 drains the chunks an H2D
-  // of the same array fills (same options, element count and link dtype).
-  const impl::Plan h2d_plan = transfer::describe_transfer(a.view, to_host ? DType::float32 : to, sim0);
+  impl::Plan plan;  // the conversion's own plan: the chunks, ring and cast site it runs with
   if (to_host) {
     o.device = Device::cpu();
     Options to_dev;
     to_dev.device = sim0;
     on_dev = reference::as_tensor(a.view, to_dev);
     src = on_dev;
+    plan = transfer::describe_transfer(view_of(on_dev), DType::float32, Device::cpu());
     link_bytes = staging_bytes = bytes;  // the host drains each pinned slot into the result
   } else {
     o.dtype = to;
     o.device = sim0;
-    link_bytes = static_cast<std::size_t>(h2d_plan.link_bytes());
+    plan = transfer::describe_transfer(a.view, to, sim0);
+    link_bytes = static_cast<std::size_t>(plan.link_bytes());
     staging_bytes = (bytes + link_bytes) / 2;  // reads the source, writes the link bytes
-    device_cast = h2d_plan.cast_site == impl::CastSite::Device;
+    device_cast = plan.cast_site == impl::CastSite::Device;
   }
   std::optional<StagingCopy> drain;
-  if (to_host) drain.emplace(h2d_plan, staging_bytes / static_cast<std::size_t>(a.numel));
+  if (to_host) drain.emplace(plan);
   HostBuffer kernel_dst(device_cast ? static_cast<std::size_t>(a.numel) * itemsize(to) : 0);
   const sim::LinkKind kind = to_host ? sim::LinkKind::D2HPinned : sim::LinkKind::H2DPinned;
   const double link_s = model.seconds(kind, static_cast<double>(link_bytes));
@@ -238,7 +240,7 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
     state.PauseTiming();
     t0 = now_s();
     if (to_host) drain->run(mc_dst.data(), threads);
-    else transfer::stage_host_side(a.view, h2d_plan);  // the fill alone: same chunks, ring, threads
+    else transfer::stage_host_side(a.view, plan);  // the fill alone: same chunks, ring, threads
     benchmark::ClobberMemory();
     memcpy_s.push_back(now_s() - t0);
     if (device_cast) {
