@@ -158,36 +158,29 @@ void bm_sim_cold(benchmark::State& state, std::size_t bytes) {
 /// The settings: bench/link_settings.h.
 
 /// The host staging stage of a same-dtype D2H sim/link case, timed alone: the drain's bytes (the
-/// link dtype's, in and out), cut into the plan's chunks, each copied from a slot of a ring as large as the plan's (slots x the largest
-/// chunk) into the result, as the drain does, so the memcpy meets the cache as the stage does
+/// link dtype's, in and out), cut into the plan's chunks (transfer::StagingChunks), each copied
+/// from a slot of a ring as large as the plan's (slots x the largest chunk) into the result, as
+/// the drain does, so the memcpy meets the cache as the stage does
 /// (the ring stays cached, the result does not). (H2D cases time the pipeline's own fill
 /// alone, transfer::stage_host_side. One memcpy of all the bytes into a buffer of their size,
 /// the bound before, missed the cache where the stage hit it and came out slower than the
 /// stage: efficiencies up to 1.2 on the fast link.)
 struct StagingCopy {
-  std::vector<int64_t> bounds;  // chunk c: elements [bounds[c], bounds[c + 1])
-  int slots = 1;
+  transfer::StagingChunks chunks;
   std::size_t elem_bytes = 0;  // bytes per element the drain moves
   HostBuffer ring;
-  explicit StagingCopy(const impl::Plan& plan) {
-    const impl::TransferSteps& st = *plan.transfer;
-    elem_bytes = itemsize(st.link_dtype);
-    // The small-copy path fills one slot in one piece (Note [Small copies] in to_device.cpp).
-    bounds = st.small ? std::vector<int64_t>{0, plan.layout.numel}
-                      : transfer::chunk_bounds(plan.layout.numel, st.chunk_elems, st.ramp_elems);
-    slots = st.small ? 1 : std::max(1, st.slots);
-    int64_t largest = 0;
-    for (std::size_t c = 0; c + 1 < bounds.size(); ++c) largest = std::max(largest, bounds[c + 1] - bounds[c]);
-    ring = HostBuffer(static_cast<std::size_t>(slots) * static_cast<std::size_t>(largest) * elem_bytes);
+  explicit StagingCopy(const impl::Plan& plan)
+      : chunks(plan.layout.numel, *plan.transfer), elem_bytes(itemsize(plan.transfer->link_dtype)) {
+    ring = HostBuffer(static_cast<std::size_t>(chunks.slots()) * static_cast<std::size_t>(chunks.largest()) * elem_bytes);
   }
   /// Ring slots -> `result` (which holds all the bytes), chunk by chunk.
   void run(void* result, int threads) {
     char* out = static_cast<char*>(result);
-    const std::size_t slot_bytes = ring.size() / static_cast<std::size_t>(slots);
-    for (std::size_t c = 0; c + 1 < bounds.size(); ++c) {
-      const std::size_t off = static_cast<std::size_t>(bounds[c]) * elem_bytes;
-      const std::size_t n = static_cast<std::size_t>(bounds[c + 1] - bounds[c]) * elem_bytes;
-      parallel_memcpy(out + off, static_cast<char*>(ring.data()) + (c % static_cast<std::size_t>(slots)) * slot_bytes,
+    const std::size_t slot_bytes = ring.size() / static_cast<std::size_t>(chunks.slots());
+    for (int64_t c = 0; c < chunks.count(); ++c) {
+      const std::size_t off = static_cast<std::size_t>(chunks.start(c)) * elem_bytes;
+      const std::size_t n = static_cast<std::size_t>(chunks.size(c)) * elem_bytes;
+      parallel_memcpy(out + off, static_cast<char*>(ring.data()) + static_cast<std::size_t>(chunks.slot(c)) * slot_bytes,
                       n, threads);
     }
   }

@@ -361,3 +361,43 @@ TEST(ImplPlan, ChunkBoundsCoverTheTransferAndRampAtBothEnds) {
   for (std::size_t i = 0; i + 1 < b.size(); ++i) sizes.push_back((b[i + 1] - b[i]) / k);
   EXPECT_EQ(sizes, (std::vector<int64_t>{512, 1024, 2048, 4096, 1024, 4096, 2048, 1024, 512}));
 }
+
+// The chunks the executors walk (transfer::StagingChunks) are the plan's: as many as it says,
+// covering the transfer in order, none larger than a slot, slot c % slots each; the small-copy
+// path is one chunk in one slot. (A count that disagreed with TransferSteps::chunks would leave
+// the ring or the device scratch sized for another walk.)
+TEST(ImplPlan, StagingChunksAreThePlansChunks) {
+  EXPECT_TRUE(rc::check("StagingChunks", [] {
+    const int64_t numel = *rc::gen::inRange<int64_t>(1, 60000);
+    transfer::TransferOptions o;
+    o.chunk_bytes = *rc::gen::inRange<std::size_t>(64, 40000);
+    o.slots = *rc::gen::inRange(1, 5);
+    o.ramp_bytes = *rc::gen::element<std::size_t>(0, 64, 1000, 4096);
+    o.small_copy_bytes = *rc::gen::element<std::size_t>(0, 4096, std::size_t(1) << 20);
+    const Buf b(static_cast<std::size_t>(numel));
+    const impl::Plan p =
+        transfer::describe_transfer(b.view(Dims{numel}, Dims{8}), DType::float64, Device(DeviceType::Sim, 0), o);
+    RC_ASSERT(p.transfer && p.transfer->staged);
+    const impl::TransferSteps& st = *p.transfer;
+    const transfer::StagingChunks c(numel, st);
+    RC_ASSERT(c.count() == st.chunks);
+    if (st.small) {
+      RC_ASSERT(c.count() == 1);
+      RC_ASSERT(c.slots() == 1);
+      RC_ASSERT(c.size(0) == numel);
+    } else {
+      RC_ASSERT(c.slots() == st.slots);
+    }
+    int64_t next = 0, largest = 0;
+    for (int64_t i = 0; i < c.count(); ++i) {
+      RC_ASSERT(c.start(i) == next);
+      RC_ASSERT(c.size(i) > 0);
+      RC_ASSERT(st.small || c.size(i) <= st.chunk_elems);
+      RC_ASSERT(c.slot(i) == static_cast<int>(i % c.slots()));
+      next += c.size(i);
+      largest = std::max(largest, c.size(i));
+    }
+    RC_ASSERT(next == numel);
+    RC_ASSERT(c.largest() == largest);
+  }));
+}

@@ -81,6 +81,18 @@ std::vector<int64_t> chunk_bounds(int64_t numel, int64_t chunk_elems, int64_t ra
   return bounds;
 }
 
+StagingChunks::StagingChunks(int64_t numel, const impl::TransferSteps& steps)
+    : bounds_(chunk_bounds(numel, steps.chunk_elems, steps.ramp_elems)), slots_(std::max(1, steps.slots)) {
+  ASTENSOR_CHECK(numel <= 0 || count() == steps.chunks, "[transfer] internal: the plan says ", steps.chunks,
+                 " chunks, its bounds make ", count());
+}
+
+int64_t StagingChunks::largest() const {
+  int64_t m = 0;
+  for (int64_t c = 0; c < count(); ++c) m = std::max(m, size(c));
+  return m;
+}
+
 void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& opt) {
   using impl::CopyKind;
   const int64_t numel = validate(src);

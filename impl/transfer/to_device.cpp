@@ -94,7 +94,7 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
   }
 
   const int64_t chunk_elems = steps.chunk_elems;
-  const std::vector<int64_t> bounds = chunk_bounds(numel, chunk_elems, steps.ramp_elems);  // Note [Ramped chunks]
+  const StagingChunks chunks(numel, steps);  // Note [Ramped chunks]
   const int host_threads = steps.host_threads;
   std::shared_ptr<Storage> scratch;  // device-side slots for the device cast
   if (device_cast)
@@ -106,9 +106,9 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
   SyncGuard guard(be, stream);
   std::optional<SyncGuard> guard_kernels;
   if (device_cast) guard_kernels.emplace(be, kernel_stream);
-  for (int64_t c = 0; c < steps.chunks; ++c) {
-    Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
+  for (int64_t c = 0; c < chunks.count(); ++c) {
+    Slot& slot = ring[static_cast<std::size_t>(chunks.slot(c))];
+    const int64_t start = chunks.start(c), n = chunks.size(c);
     wait_slot(slot);  // the previous copy out of this pinned slot has finished
     {
       ASTENSOR_RANGE("stage_chunk");  // gather + byteswap + narrowing cast, fused
@@ -118,7 +118,7 @@ Tensor run_to_device(const ArrayView& src, const impl::Plan& p) {
     ASTENSOR_RANGE("enqueue_h2d");
     if (device_cast) {
       char* device_slot =
-          static_cast<char*>(scratch->data()) + (c % steps.slots) * chunk_elems * int64_t(link_itemsize);
+          static_cast<char*>(scratch->data()) + chunks.slot(c) * chunk_elems * int64_t(link_itemsize);
       if (slot.cast_used) slot.cast_done.block(stream);  // the kernel reading this scratch slot is done
       be.copy_async(device_slot, dev, slot.host.data(), Device::cpu(), static_cast<std::size_t>(n) * link_itemsize,
                     stream);
@@ -164,14 +164,13 @@ void stage_host_side(const ArrayView& src, const impl::Plan& p) {
   const impl::TransferSteps& steps = *p.transfer;
   const int64_t numel = p.layout.numel;
   Backend& be = backend(p.device.type);
-  const int64_t chunk_elems = steps.chunk_elems;
-  const std::vector<int64_t> bounds = chunk_bounds(numel, chunk_elems, steps.ramp_elems);  // Note [Ramped chunks]
+  const StagingChunks chunks(numel, steps);  // Note [Ramped chunks]
   const int host_threads = staging_host_threads(p.device.type, steps.options);
   std::vector<Slot> ring = make_ring(be, p.device.index, steps.slots,
-                                     static_cast<std::size_t>(chunk_elems) * itemsize(steps.link_dtype), false);
-  for (int64_t c = 0; c < steps.chunks; ++c) {  // run_to_device's loop, without the copies
-    Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
+                                     static_cast<std::size_t>(steps.chunk_elems) * itemsize(steps.link_dtype), false);
+  for (int64_t c = 0; c < chunks.count(); ++c) {  // run_to_device's loop, without the copies
+    Slot& slot = ring[static_cast<std::size_t>(chunks.slot(c))];
+    const int64_t start = chunks.start(c), n = chunks.size(c);
     host_chunk(p.layout, src.data, src.dtype, steps.swap_bytes, slot.host.data(), steps.link_dtype, start, start + n,
                host_threads);
   }

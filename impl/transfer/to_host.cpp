@@ -92,7 +92,7 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
     return make_result(out, src, p);
   }
   const int64_t chunk_elems = steps.chunk_elems;
-  const std::vector<int64_t> bounds = chunk_bounds(numel, chunk_elems, steps.ramp_elems);  // Note [Ramped chunks]
+  const StagingChunks chunks(numel, steps);  // Note [Ramped chunks]
   const int host_threads = steps.host_threads;
   StreamHandle kernel_stream = kernel ? cast_stream(be, dev.index) : nullptr;
   std::shared_ptr<Storage> scratch;  // written by the kernels on kernel_stream
@@ -107,12 +107,12 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
 
   auto issue = [&](int64_t c) {
     ASTENSOR_RANGE("enqueue_d2h");
-    Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
+    Slot& slot = ring[static_cast<std::size_t>(chunks.slot(c))];
+    const int64_t start = chunks.start(c), n = chunks.size(c);
     const void* from = static_cast<const char*>(src.data) + start * int64_t(link_itemsize);  // dense source
     if (kernel) {
       char* device_slot =
-          static_cast<char*>(scratch->data()) + (c % steps.slots) * chunk_elems * int64_t(link_itemsize);
+          static_cast<char*>(scratch->data()) + chunks.slot(c) * chunk_elems * int64_t(link_itemsize);
       if (slot.used) slot.done.block(kernel_stream);  // the copy out of this scratch slot is done
       be.launch_cast(dev.index, ordered_kernel(src, p, device_slot, steps.link_dtype, start, n), kernel_stream);
       slot.cast_done.record(kernel_stream);
@@ -123,10 +123,10 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
     slot.done.record(stream);
     slot.used = true;
   };
-  for (int64_t c = 0; c < std::min<int64_t>(steps.slots, steps.chunks); ++c) issue(c);
-  for (int64_t c = 0; c < steps.chunks; ++c) {
-    Slot& slot = ring[static_cast<std::size_t>(c % steps.slots)];
-    const int64_t start = bounds[static_cast<std::size_t>(c)], n = bounds[static_cast<std::size_t>(c) + 1] - start;
+  for (int64_t c = 0; c < std::min<int64_t>(steps.slots, chunks.count()); ++c) issue(c);
+  for (int64_t c = 0; c < chunks.count(); ++c) {
+    Slot& slot = ring[static_cast<std::size_t>(chunks.slot(c))];
+    const int64_t start = chunks.start(c), n = chunks.size(c);
     wait_slot(slot);
     {
       ASTENSOR_RANGE("unstage_chunk");  // byteswap + widening cast, fused
@@ -134,7 +134,7 @@ Tensor run_to_host(const ArrayView& src, const impl::Plan& p) {
                         out_p + start * int64_t(dst_itemsize), p.dtype, 0, n, host_threads,
                         static_cast<std::size_t>(n) * link_itemsize);
     }
-    if (c + steps.slots < steps.chunks) issue(c + steps.slots);
+    if (c + steps.slots < chunks.count()) issue(c + steps.slots);
   }
   if (guard_kernels) finish_counted(*guard_kernels);
   finish_counted(guard);

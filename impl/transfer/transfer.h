@@ -38,6 +38,25 @@ void plan_transfer(impl::Plan& p, const ArrayView& src, const TransferOptions& o
 /// back down to it at the end.
 std::vector<int64_t> chunk_bounds(int64_t numel, int64_t chunk_elems, int64_t ramp_elems);
 
+/// The chunks a staged plan's executor walks, in order: chunk_bounds of its TransferSteps (on
+/// the small-copy path one chunk in one slot). Chunk c is the elements
+/// [start(c), start(c) + size(c)) and goes through ring slot slot(c). The executors, the
+/// benchmarks' staging bound and the tests take the chunks from here.
+class StagingChunks {
+ public:
+  StagingChunks(int64_t numel, const impl::TransferSteps& steps);
+  int64_t count() const { return static_cast<int64_t>(bounds_.size()) - 1; }
+  int64_t start(int64_t c) const { return bounds_[static_cast<std::size_t>(c)]; }
+  int64_t size(int64_t c) const { return bounds_[static_cast<std::size_t>(c) + 1] - start(c); }
+  int slots() const { return slots_; }
+  int slot(int64_t c) const { return static_cast<int>(c % slots_); }
+  int64_t largest() const;  ///< elements of the largest chunk (0 with none)
+
+ private:
+  std::vector<int64_t> bounds_;
+  int slots_ = 1;
+};
+
 /// The plan of transfer(src, dtype, device) without running it (tests and benchmarks assert
 /// it; str() prints it, transfer_str() its "transfer:" line). `device` is resolved
 /// (DEV-2/DEV-3); src is validated.
