@@ -25,6 +25,10 @@ class Nested {
     std::string type_name;  // e.g. "str", "NoneType"
   };
   using List = std::vector<Nested>;
+  /// An array/tensor leaf, held out of line and shared by copies: a Block is ~230 bytes, and
+  /// held by value it made every Nested that size, so a list of a million floats took 240 MB
+  /// and walking it was bound by memory bandwidth (Note [Compact Nested] in nested.cpp).
+  using BlockRef = std::shared_ptr<const Block>;
 
   Nested() : v_(List{}) {}
   Nested(bool b) : v_(ScalarLeaf::of_bool(b)) {}                 // NOLINT
@@ -38,8 +42,8 @@ class Nested {
   Nested(ScalarLeaf s) : v_(s) {}                                // NOLINT
   Nested(std::initializer_list<Nested> l) : v_(List(l)) {}       // NOLINT
   Nested(List l) : v_(std::move(l)) {}                           // NOLINT
-  Nested(Tensor t) : v_(Block(std::move(t))) {}                  // NOLINT
-  Nested(ArrayView a) : v_(Block(std::move(a))) {}               // NOLINT
+  Nested(Tensor t) : v_(std::make_shared<const Block>(std::move(t))) {}     // NOLINT
+  Nested(ArrayView a) : v_(std::make_shared<const Block>(std::move(a))) {}  // NOLINT
   Nested(Invalid i) : v_(std::move(i)) {}                        // NOLINT
 
   /// A scalar with its own dtype, like a NumPy scalar: Nested::typed(DType::float16, 1.0).
@@ -47,10 +51,10 @@ class Nested {
   /// An integer beyond 64 bits, given by its double value (like a Python int 2**70).
   static Nested big_int(double approx);
 
-  const std::variant<List, ScalarLeaf, Block, Invalid>& value() const { return v_; }
+  const std::variant<List, ScalarLeaf, BlockRef, Invalid>& value() const { return v_; }
 
  private:
-  std::variant<List, ScalarLeaf, Block, Invalid> v_;
+  std::variant<List, ScalarLeaf, BlockRef, Invalid> v_;
 };
 
 class NestedReader final : public SequenceReader {
