@@ -199,6 +199,7 @@ class SimBackend final : public Backend {
       const auto at = modelled_start();  // Note [sim's modelled clock]: a record takes no time
       std::lock_guard<std::mutex> g(e->m);
       e->completed = std::max(e->completed, gen);
+      e->completed_mirror.store(e->completed, std::memory_order_release);
       e->completed_at = std::max(e->completed_at, at);
       e->cv.notify_all();
     });
@@ -213,6 +214,7 @@ class SimBackend final : public Backend {
     }
     if (target == 0) return;
     s->enqueue([e, target] {
+      sim_detail::spin_until([&] { return e->completed_mirror.load(std::memory_order_acquire) >= target; });
       std::unique_lock<std::mutex> l(e->m);
       e->cv.wait(l, [&] { return e->completed >= target; });
       // Note [sim's modelled clock]: the wait ends, in modelled time, when the event completed
@@ -222,8 +224,13 @@ class SimBackend final : public Backend {
   }
   void synchronize_event(EventHandle h) override {
     auto e = event(h);
+    uint64_t target;
+    {
+      std::lock_guard<std::mutex> g(e->m);
+      target = e->recorded;
+    }
+    sim_detail::spin_until([&] { return e->completed_mirror.load(std::memory_order_acquire) >= target; });
     std::unique_lock<std::mutex> l(e->m);
-    const uint64_t target = e->recorded;
     e->cv.wait(l, [&] { return e->completed >= target; });
   }
   bool query_event(EventHandle h) override {

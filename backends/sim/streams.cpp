@@ -6,6 +6,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "backends/sim/detail/settings.h"
@@ -15,6 +16,7 @@ namespace astensor::sim_detail {
 
 namespace {
 thread_local OpClock* t_clock = nullptr;  // set by SimStream::run around each operation
+
 }  // namespace
 
 OpClock* current_op_clock() { return t_clock; }
@@ -34,6 +36,8 @@ void SimStream::enqueue(std::function<void()> op) {
   {
     std::lock_guard<std::mutex> g(m_);
     q_.push_back(Item{std::move(op), std::chrono::steady_clock::now(), false});
+    idle_.store(false, std::memory_order_relaxed);
+    queued_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -46,17 +50,21 @@ void SimStream::mark(std::function<void()> mark) {
       return;
     }
     q_.push_back(Item{std::move(mark), std::chrono::steady_clock::now(), true});
+    idle_.store(false, std::memory_order_relaxed);
+    queued_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
 
 void SimStream::synchronize() {
+  spin_until([&] { return idle_.load(std::memory_order_acquire); });
   std::unique_lock<std::mutex> l(m_);
   idle_cv_.wait(l, [&] { return q_.empty() && !running_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 void SimStream::wait_idle() {
+  spin_until([&] { return idle_.load(std::memory_order_acquire); });
   std::unique_lock<std::mutex> l(m_);
   idle_cv_.wait(l, [&] { return q_.empty() && !running_; });
 }
@@ -64,6 +72,12 @@ void SimStream::wait_idle() {
 void SimStream::run() {
   std::unique_lock<std::mutex> l(m_);
   for (;;) {
+    if (q_.empty() && !stop_) {
+      const uint64_t seen = queued_.load(std::memory_order_relaxed);
+      l.unlock();
+      spin_until([&] { return queued_.load(std::memory_order_acquire) != seen; });
+      l.lock();
+    }
     cv_.wait(l, [&] { return stop_ || !q_.empty(); });
     if (q_.empty()) return;  // stop_ with nothing left
     Item item = std::move(q_.front());
@@ -90,7 +104,10 @@ void SimStream::run() {
     l.lock();
     if (err && !error_) error_ = err;
     running_ = false;
-    if (q_.empty()) idle_cv_.notify_all();
+    if (q_.empty()) {
+      idle_.store(true, std::memory_order_release);
+      idle_cv_.notify_all();
+    }
   }
 }
 
