@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "bench/common.h"
@@ -268,6 +269,95 @@ void bm_sim_link(benchmark::State& state, LinkSetting setting, bool to_host, DTy
   state.counters["threads"] = threads;
   state.SetLabel(std::string("optimized bound:") + (bound == link_s ? "link" : bound == mm ? "staging" : "kernel"));
 }
+
+/// sim/small/...: the small-copy path (Note [Small copies] in impl/transfer/to_device.cpp)
+/// against sim's own pinned copy under the same link model, the sim twin of issue 12's
+/// small-copy targets (cuda/h2d/many_small/... on a GPU):
+/// - `count` = 1: one conversion of `bytes` (H2D from a pageable array, or D2H of a device
+///   tensor into a new host tensor) against one copy_async of as many bytes from (or into) a
+///   pinned block plus a synchronize of the stream; target <= 2x;
+/// - `count` > 1: `count` conversions of `bytes` each, against `count` pinned copies queued on
+///   one stream and one synchronize; target <= 1.5x per tensor. Blocking, each conversion
+///   waits for its copy, so its fill and its copy add up; non-blocking (XFER-4, on the current
+///   stream, synchronized once after the last), the fill of one overlaps the copy of the one
+///   before, as a loader that converts with non_blocking=True gets.
+/// The two are timed one after the other in every iteration (medians): the conversion is the
+/// case's time, the copies the baseline. Link: the "fast" setting (100 GB/s, 5 us per copy),
+/// the regime of a GPU's link, where a small copy costs its latency.
+void bm_sim_small(benchmark::State& state, bool to_host, std::size_t bytes, int count, bool non_blocking) {
+  const sim::LinkModel model = link_setting_model(kLinkSettings[2]);
+  const Device sim0(DeviceType::Sim, 0);
+  Backend& be = backend(DeviceType::Sim);
+  HostBuffer host(bytes * static_cast<std::size_t>(count));
+  const int64_t numel = static_cast<int64_t>(bytes / 4);
+  fill_pattern(host.data(), DType::float32, numel * count);
+  std::vector<Source> sources;
+  std::vector<Tensor> on_dev;  // D2H: the device tensors converted back
+  Options o;
+  o.device = to_host ? Device::cpu() : sim0;
+  o.non_blocking = non_blocking;
+  for (int i = 0; i < count; ++i) {
+    ArrayView v = ArrayView::contiguous(host.as<char>() + i * bytes, DType::float32, Dims{numel});
+    if (to_host) {
+      Options to_dev;
+      to_dev.device = sim0;
+      on_dev.push_back(reference::as_tensor(v, to_dev));
+      sources.emplace_back(on_dev.back());
+    } else {
+      sources.emplace_back(v);
+    }
+  }
+  const std::size_t total = bytes * static_cast<std::size_t>(count);
+  void* pinned = be.allocate_pinned(total);
+  void* dev = be.allocate(0, total);
+  StreamHandle stream = be.current_stream(0);
+  sim::ScopedLinkModel scoped(model);
+  auto pinned_copies = [&] {
+    for (int i = 0; i < count; ++i) {
+      char* p = static_cast<char*>(pinned) + i * bytes;
+      char* d = static_cast<char*>(dev) + i * bytes;
+      if (to_host) be.copy_async(p, Device::cpu(), d, sim0, bytes, stream);
+      else be.copy_async(d, sim0, p, Device::cpu(), bytes, stream);
+    }
+    be.synchronize_stream(stream);
+  };
+  auto conversions = [&](std::vector<Tensor>& outs) {
+    for (int i = 0; i < count; ++i)
+      outs[static_cast<std::size_t>(i)] = call_as_tensor(Impl::Optimized, sources[static_cast<std::size_t>(i)], o);
+    if (non_blocking) be.synchronize_stream(stream);  // every result is complete
+  };
+  std::vector<Tensor> outs(static_cast<std::size_t>(count));
+  conversions(outs);  // warm: pools and caches
+  for (Tensor& t : outs) t = Tensor();
+  pinned_copies();
+  std::vector<double> conv_s, copy_s;
+  transfer::reset_stage_counters();
+  for (auto _ : state) {
+    double t0 = now_s();
+    conversions(outs);
+    const double c = now_s() - t0;
+    state.SetIterationTime(c);
+    conv_s.push_back(c);
+    state.PauseTiming();
+    for (Tensor& t : outs) t = Tensor();  // freed outside the timed conversions
+    t0 = now_s();
+    pinned_copies();
+    copy_s.push_back(now_s() - t0);
+    state.ResumeTiming();
+  }
+  const transfer::StageCounters sc = transfer::stage_counters();
+  be.deallocate(0, dev);
+  be.free_pinned(pinned);
+  const double mc = median_of(conv_s), mp = median_of(copy_s);
+  if (mc <= 0 || mp <= 0) return;
+  state.counters["us_per_tensor"] = mc / count * 1e6;
+  state.counters["pinned_copy_us_per_tensor"] = mp / count * 1e6;
+  state.counters["ratio"] = mc / mp;
+  state.counters["target"] = count == 1 ? 2.0 : 1.5;
+  state.counters["small"] = sc.transfers ? static_cast<double>(sc.small_transfers) / static_cast<double>(sc.transfers) : 0;
+  state.SetLabel(std::string("optimized ") + (non_blocking ? "non_blocking" : "blocking") +
+                 " vs pinned copy_async + synchronize");
+}
 #endif
 
 }  // namespace
@@ -326,6 +416,19 @@ void register_sim() {
 #if ASTENSOR_BENCH_HAVE_IMPL
   // The link model's cases (issue 12): 1, 16 and 64 MiB of source (64 MiB only where
   // max_bytes allows), a fixed number of iterations so that the medians see the same count.
+  // The small-copy cases: one 4 KiB conversion each way, and 100 x 64 KiB H2D (the GPU case
+  // has 1000; 100 keep the case short, and the ratio is per tensor).
+  // The many-tensor case also non-blocking.
+  for (auto [to_host, bytes, count, non_blocking] :
+       {std::tuple{false, std::size_t(4) << 10, 1, false}, std::tuple{true, std::size_t(4) << 10, 1, false},
+        std::tuple{false, std::size_t(64) << 10, 100, false}, std::tuple{false, std::size_t(64) << 10, 100, true}}) {
+    const std::string name_ = std::string("sim/small/fast/") + (to_host ? "d2h" : "h2d") + "/float32_float32/mode:" +
+                              (non_blocking ? "non_blocking" : "blocking") + "/impl:optimized/count:" +
+                              std::to_string(count) + "/bytes:" + bytes_str(bytes);
+    benchmark::RegisterBenchmark(name_.c_str(),
+                                 [=](benchmark::State& s) { bm_sim_small(s, to_host, bytes, count, non_blocking); })
+        ->UseManualTime();
+  }
   for (const LinkSetting& setting : kLinkSettings)
     for (std::size_t mib : {1, 16, 64}) {
       const std::size_t b = mib << 20;

@@ -89,7 +89,8 @@ def load_bench(path):
             for k in ("bytes_per_second", "elems_per_s", "roofline", "roofline_wall", "limit_GBps",
                       "faults_per_iter", "threads", "wall_GBps", "wall_s_per_iter", "cold_ms", "warm_ms", "context_ms",
                       "setup_ms", "link_bytes", "chunks", "chunk_MiB", "ratio_interleaved", "memcpy_interleaved_GBps",
-                      "per_batch_ms", "bound_ms", "kernel_ms", "link_ms", "efficiency", "vs_bound", "batches", "prefetch"):
+                      "per_batch_ms", "bound_ms", "kernel_ms", "link_ms", "efficiency", "vs_bound", "batches", "prefetch",
+                      "us_per_tensor", "pinned_copy_us_per_tensor", "ratio", "target"):
                 if k in r:
                     row[k] = r[k]
             m = re.search(r"out:(\S+)", row["label"])
@@ -452,6 +453,9 @@ def headline(rows, peers):
     link = sim_link_table(ok)
     if link:
         lines.append("\n" + link)
+    small = sim_small_table(ok)
+    if small:
+        lines.append("\n" + small)
     # Overlap: blocking against non-blocking conversions in a data loader's loop (issue 15).
     overlap = overlap_table(ok)
     if overlap:
@@ -559,6 +563,31 @@ def sim_link_table(ok):
             "device cast, which runs on a host thread; target >= "
             f"{SIM_LINK_TARGET:g} from 16 MiB on):\n\n"
             + md_table(["case"] + sizes + ["target (from 16 MiB)"], body))
+
+
+def sim_small_table(ok):
+    """sim/small/* rows (issue 12's small-copy targets on sim): the time per tensor of small
+    conversions against sim's own pinned copy_async + synchronize under the same link model,
+    timed in the same iterations; the case carries its target (2x for one 4 KiB tensor, 1.5x per
+    tensor for many)."""
+    sm = [r for r in ok if r["path"].startswith("sim/small/") and r.get("ratio") is not None]
+    if not sm:
+        return ""
+    body = []
+    for r in sorted(sm, key=lambda r: (int(r["axes"].get("count", "1")), r["axes"].get("mode", ""), r["path"])):
+        target = r.get("target")
+        verdict = "-" if target is None else ("meets" if r["ratio"] <= target else "misses")
+        body.append([f"`{r['path']}`", r["axes"].get("mode", "?"), r["axes"].get("count", "1"),
+                     r["axes"].get("bytes", "?"), fmt_num(r.get("us_per_tensor")),
+                     fmt_num(r.get("pinned_copy_us_per_tensor")), fmt_ratio(r["ratio"]),
+                     f"<= {target:g}x" if target is not None else "-", verdict])
+    return ("**Small conversions against sim's pinned copy** (`sim/small/`, issue 12's small-copy targets on sim; "
+            "link: the \"fast\" setting, 5 us per copy; per tensor, medians; the pinned copy is copy_async of the same "
+            "bytes from pinned memory + a synchronize, timed in the same iterations (for many tensors: all the copies "
+            "queued, one synchronize); blocking conversions each wait for their copy, non-blocking ones (XFER-4) are "
+            "synchronized once after the last):\n\n"
+            + md_table(["case", "mode", "tensors", "size", "us per tensor", "pinned copy us per tensor", "ratio",
+                        "target", "verdict"], body))
 
 
 def overlap_table(ok):

@@ -102,6 +102,29 @@ def test_sim_link_table_gives_efficiency_per_size_and_judges_from_16_mib(tmp_pat
     assert generate.sim_link_table([]) == ""
 
 
+def test_sim_small_table_holds_each_case_to_its_own_target(tmp_path):
+    runs = []
+    for mode, count, size, conv, pinned, target in (("blocking", 1, "4KiB", 6.9, 5.8, 2),
+                                                    ("blocking", 100, "64KiB", 15.3, 6.0, 1.5),
+                                                    ("non_blocking", 100, "64KiB", 7.5, 6.0, 1.5)):
+        name = (f"sim/small/fast/h2d/float32_float32/mode:{mode}/impl:optimized/count:{count}/bytes:{size}"
+                "/manual_time")
+        runs.append(_run(name, conv * 1e3 * count, f"optimized {mode} vs pinned copy_async + synchronize",
+                         us_per_tensor=conv, pinned_copy_us_per_tensor=pinned, ratio=conv / pinned, target=target))
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"context": {}, "benchmarks": runs}))
+    _, rows = generate.load_bench(str(p))
+    table = generate.sim_small_table([r for r in rows if not r["error"]])
+    cells = [[c.strip() for c in ln.split("|")[1:-1]] for ln in table.splitlines() if ln.startswith("| `sim/small/")]
+    # columns: case mode tensors size us pinned ratio target verdict; one tensor first, then by mode
+    assert [c[1:4] for c in cells] == [["blocking", "1", "4KiB"], ["blocking", "100", "64KiB"],
+                                       ["non_blocking", "100", "64KiB"]]
+    assert cells[0][6:] == ["1.19x", "<= 2x", "meets"], cells[0]
+    assert cells[1][6:] == ["2.55x", "<= 1.5x", "misses"], cells[1]
+    assert cells[2][6:] == ["1.25x", "<= 1.5x", "meets"], cells[2]
+    assert generate.sim_small_table([]) == ""
+
+
 def test_overlap_table_holds_non_blocking_against_the_bound_and_the_target(tmp_path):
     runs = []
     for size, bound, per_batch in (("4MiB", 1.0, {"blocking": 2.2, "non_blocking": 1.06, "non_blocking_unbounded": 1.25}),
