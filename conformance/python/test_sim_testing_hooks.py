@@ -94,6 +94,17 @@ def test_wait_tensor_on_a_ready_tensor_is_a_no_op():
         st.destroy_stream(0, s)
 
 
+def test_fill_refuses_a_tensor_it_cannot_write_whole():
+    # fill writes numel items from the data pointer: only a dense sim tensor of that device.
+    with pytest.raises(ValueError, match=r"\[_sim_testing\] fill: the tensor is on cpu, not on sim:0"):
+        st.fill(0, st.current_stream(0), astensor.as_tensor(np.ones(4, np.float32)), 1)
+    transposed = astensor.as_tensor(np.ones((4, 3), np.float32).T, device="sim:0")  # keeps the source's order
+    assert transposed.stride() == (1, 3)
+    with pytest.raises(ValueError, match=r"\[_sim_testing\] fill: the tensor must be contiguous"):
+        st.fill(0, st.current_stream(0), transposed, 1)
+    np.testing.assert_array_equal(_read(transposed), np.ones((3, 4), np.float32))  # left as it was
+
+
 def test_wait_tensor_refuses_a_tensor_of_another_device():
     cpu = astensor.as_tensor(np.ones(4, np.float32))
     with pytest.raises(ValueError, match=r"\[_sim_testing\] wait_tensor: the tensor is on cpu, not on sim:0"):

@@ -41,15 +41,6 @@ StreamHandle handle(int device, int64_t stream) {
 
 int64_t as_int(StreamHandle h) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(h)); }
 
-/// A sim tensor that is dense in memory (C-contiguous), checked.
-const Tensor& sim_tensor(py::handle o, int device) {
-  const Tensor& t = self_tensor(o);
-  ASTENSOR_CHECK_VALUE(t.device() == Device(DeviceType::Sim, device), "[_sim_testing] the tensor is on ",
-                       t.device().str(), ", not on sim:", device);
-  ASTENSOR_CHECK_VALUE(t.is_contiguous(), "[_sim_testing] the tensor must be contiguous");
-  return t;
-}
-
 /// The capsule our __dlpack__ would make for `o`, which the public export refuses for sim
 /// memory: the same builder (make_dlpack_capsule), without that refusal.
 py::object capsule(py::handle o, bool versioned) {
@@ -64,6 +55,13 @@ const Tensor& tensor_on(py::handle o, int device, const char* where) {
   const Tensor& t = self_tensor(o);
   ASTENSOR_CHECK_VALUE(t.device() == Device(DeviceType::Sim, sim_device(device)), "[_sim_testing] ", where,
                        ": the tensor is on ", t.device().str(), ", not on sim:", device);
+  return t;
+}
+
+/// A tensor on sim:device that is dense in memory (C-contiguous), checked.
+const Tensor& dense_tensor_on(py::handle o, int device, const char* where) {
+  const Tensor& t = tensor_on(o, device, where);
+  ASTENSOR_CHECK_VALUE(t.is_contiguous(), "[_sim_testing] ", where, ": the tensor must be contiguous");
   return t;
 }
 
@@ -126,7 +124,7 @@ void init_sim_testing(py::module_& parent) {
           sim::enqueue_sleep(handle(device, s), microseconds);
         }, py::arg("device"), py::arg("stream"), py::arg("microseconds"), "Queues a pause on the stream.");
   m.def("fill", [](int device, int64_t s, py::handle tensor, double value) {
-          const Tensor& t = sim_tensor(tensor, device);
+          const Tensor& t = dense_tensor_on(tensor, device, "fill");
           std::vector<unsigned char> pattern(t.itemsize());
           cast_one(&value, DType::float64, pattern.data(), t.dtype());
           sim::enqueue_fill(handle(device, s), const_cast<void*>(t.data_ptr()),
