@@ -198,8 +198,7 @@ class SimBackend final : public Backend {
     s->mark([e, gen] {
       const auto at = modelled_start();  // Note [sim's modelled clock]: a record takes no time
       std::lock_guard<std::mutex> g(e->m);
-      e->completed = std::max(e->completed, gen);
-      e->completed_mirror.store(e->completed, std::memory_order_release);
+      e->completed.store(std::max(e->completed.load(std::memory_order_relaxed), gen), std::memory_order_release);
       e->completed_at = std::max(e->completed_at, at);
       e->cv.notify_all();
     });
@@ -214,9 +213,7 @@ class SimBackend final : public Backend {
     }
     if (target == 0) return;
     s->enqueue([e, target] {
-      sim_detail::spin_until([&] { return e->completed_mirror.load(std::memory_order_acquire) >= target; });
-      std::unique_lock<std::mutex> l(e->m);
-      e->cv.wait(l, [&] { return e->completed >= target; });
+      std::unique_lock<std::mutex> l = e->wait_for(target);
       // Note [sim's modelled clock]: the wait ends, in modelled time, when the event completed
       // or when the stream reached it, whichever is later; not when this worker got to it.
       set_modelled_end(std::max(modelled_start(), e->completed_at));
@@ -229,14 +226,12 @@ class SimBackend final : public Backend {
       std::lock_guard<std::mutex> g(e->m);
       target = e->recorded;
     }
-    sim_detail::spin_until([&] { return e->completed_mirror.load(std::memory_order_acquire) >= target; });
-    std::unique_lock<std::mutex> l(e->m);
-    e->cv.wait(l, [&] { return e->completed >= target; });
+    e->wait_for(target);
   }
   bool query_event(EventHandle h) override {
     auto e = event(h);
     std::lock_guard<std::mutex> g(e->m);
-    return e->completed >= e->recorded;
+    return e->completed.load(std::memory_order_relaxed) >= e->recorded;
   }
 
   void copy_async(void* dst, Device dst_device, const void* src, Device src_device,

@@ -16,7 +16,6 @@ namespace astensor::sim_detail {
 
 namespace {
 thread_local OpClock* t_clock = nullptr;  // set by SimStream::run around each operation
-
 }  // namespace
 
 OpClock* current_op_clock() { return t_clock; }
@@ -56,18 +55,19 @@ void SimStream::mark(std::function<void()> mark) {
   cv_.notify_all();
 }
 
-void SimStream::synchronize() {
-  spin_until([&] { return idle_.load(std::memory_order_acquire); });
+std::unique_lock<std::mutex> SimStream::lock_when_idle() {
+  spin_until([&] { return idle_.load(std::memory_order_acquire); });  // Note [sim's spinning waits]
   std::unique_lock<std::mutex> l(m_);
   idle_cv_.wait(l, [&] { return q_.empty() && !running_; });
+  return l;
+}
+
+void SimStream::synchronize() {
+  std::unique_lock<std::mutex> l = lock_when_idle();
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-void SimStream::wait_idle() {
-  spin_until([&] { return idle_.load(std::memory_order_acquire); });
-  std::unique_lock<std::mutex> l(m_);
-  idle_cv_.wait(l, [&] { return q_.empty() && !running_; });
-}
+void SimStream::wait_idle() { lock_when_idle(); }
 
 void SimStream::run() {
   std::unique_lock<std::mutex> l(m_);

@@ -8,10 +8,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <exception>
 #include <functional>
-#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -121,6 +121,8 @@ class SimStream {
 
  private:
   void run();
+  /// Spins, then waits, until the queue is empty and idle; returns holding m_.
+  std::unique_lock<std::mutex> lock_when_idle();
   struct Item {
     std::function<void()> op;
     std::chrono::steady_clock::time_point queued;
@@ -146,12 +148,21 @@ struct SimEvent {
   const int device;
   std::mutex m;
   std::condition_variable cv;
-  uint64_t recorded = 0;   // generation of the last record()
-  uint64_t completed = 0;  // highest generation whose record has run
-  std::atomic<uint64_t> completed_mirror{0};  // `completed`, for spins (Note [sim's spinning waits])
+  uint64_t recorded = 0;  // generation of the last record()
+  // Highest generation whose record has run: written under m, read without it by the spin of
+  // wait_for (Note [sim's spinning waits]).
+  std::atomic<uint64_t> completed{0};
   // Modelled time of the latest completion (Note [sim's modelled clock]); a wait on the event
   // ends no earlier than this in modelled time.
   std::chrono::steady_clock::time_point completed_at{};
+
+  /// Spins, then waits, until generation `target` has completed; returns holding m.
+  std::unique_lock<std::mutex> wait_for(uint64_t target) {
+    spin_until([&] { return completed.load(std::memory_order_acquire) >= target; });
+    std::unique_lock<std::mutex> l(m);
+    cv.wait(l, [&] { return completed.load(std::memory_order_relaxed) >= target; });
+    return l;
+  }
 };
 
 }  // namespace astensor::sim_detail
