@@ -24,7 +24,8 @@ struct LinkSetting {
   const char* name;
   double pinned_bps;
 };
-inline constexpr LinkSetting kLinkSettings[] = {{"slow", 2e9}, {"matched", 4e9}, {"fast", 100e9}};
+inline constexpr LinkSetting kSlowLink = {"slow", 2e9}, kMatchedLink = {"matched", 4e9}, kFastLink = {"fast", 100e9};
+inline constexpr LinkSetting kLinkSettings[] = {kSlowLink, kMatchedLink, kFastLink};
 /// The overlap/ cases' link (and bench/overlap.py's LINK_SLOW): pinned 4 GB/s, with the same
 /// latency and engines.
 inline constexpr LinkSetting kOverlapLink = {"overlap", 4e9};
